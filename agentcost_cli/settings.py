@@ -1,0 +1,205 @@
+"""Resolved configuration: flags > AGENTCOST_* environment > config.toml > defaults.
+
+Settings are resolved at call time (never at import) and remember where each
+value came from, so `agentcost config show --json` can say so.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import paths
+from .errors import ConfigError
+
+GENAI_PRICES_URL = (
+    "https://raw.githubusercontent.com/pydantic/genai-prices/refs/heads/main/prices/new_data/v2/data.json"
+)
+
+
+def _positive_int(value: Any) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be a positive integer")
+    return number
+
+
+def _positive_float(value: Any) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError("must be a positive number")
+    return number
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = str(value).upper()
+        if text not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return text
+
+    return parse
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str | int | float):
+        raise ValueError("must be a string")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    env: str
+    parse: Callable[[Any], Any]
+    default: Callable[[], Any]
+    help: str
+
+
+SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec(
+        "store.path", "AGENTCOST_DB", _text, lambda: str(paths.default_db_path()),
+        "The SQLite store file.",
+    ),
+    SettingSpec(
+        "store.synchronous", "AGENTCOST_SQLITE_SYNCHRONOUS", _choice("FULL", "NORMAL"), lambda: "FULL",
+        "SQLite durability: FULL survives power loss; NORMAL (WAL) may lose the last commits on power loss.",
+    ),
+    SettingSpec(
+        "report.timezone", "AGENTCOST_TIMEZONE", _text, lambda: "local",
+        "Time zone that reports bucket days in: an IANA name, 'UTC' or 'local'.",
+    ),
+    SettingSpec(
+        "ingest.project", "AGENTCOST_PROJECT", _text, lambda: "default",
+        "Project for events that do not name one.",
+    ),
+    SettingSpec(
+        "ingest.batch_size", "AGENTCOST_BATCH_SIZE", _positive_int, lambda: 20000,
+        "Events per ingest transaction.",
+    ),
+    SettingSpec(
+        "pricing.url", "AGENTCOST_PRICING_URL", _text, lambda: GENAI_PRICES_URL,
+        "Where `agentcost pricing update` fetches prices (genai-prices v2 JSON or LiteLLM JSON).",
+    ),
+    SettingSpec(
+        "pricing.timeout", "AGENTCOST_PRICING_TIMEOUT", _positive_float, lambda: 20.0,
+        "Seconds to wait for the pricing source.",
+    ),
+    SettingSpec(
+        "import.claude_code_path", "AGENTCOST_CLAUDE_CODE_PATH", _text, lambda: "",
+        "Claude Code projects folder(s), comma-separated; empty means CLAUDE_CONFIG_DIR or ~/.claude.",
+    ),
+    SettingSpec(
+        "import.codex_path", "AGENTCOST_CODEX_PATH", _text, lambda: "",
+        "Codex sessions folder; empty means $CODEX_HOME/sessions or ~/.codex/sessions.",
+    ),
+)
+
+SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
+
+
+@dataclass(frozen=True)
+class ResolvedValue:
+    value: Any
+    source: str  # "flag", "env", "config", "default"
+    origin: str | None = None  # env var name or config file path
+
+
+class Settings:
+    """Resolved settings; read values with `settings["store.path"]` or attributes below."""
+
+    def __init__(self, values: Mapping[str, ResolvedValue]) -> None:
+        self._values = dict(values)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key].value
+
+    def resolved(self) -> dict[str, ResolvedValue]:
+        return dict(self._values)
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self["store.path"]).expanduser()
+
+    @classmethod
+    def load(
+        cls,
+        flags: Mapping[str, Any] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        config_path: Path | None = None,
+    ) -> Settings:
+        environ = os.environ if environ is None else environ
+        config_path = config_path or paths.config_file()
+        file_values = read_config_file(config_path)
+        values: dict[str, ResolvedValue] = {}
+        for spec in SPECS:
+            flag_value = (flags or {}).get(spec.key)
+            if flag_value is not None:
+                values[spec.key] = ResolvedValue(_parse(spec, flag_value, "option"), "flag")
+            elif environ.get(spec.env):
+                values[spec.key] = ResolvedValue(
+                    _parse(spec, environ[spec.env], spec.env), "env", spec.env
+                )
+            elif spec.key in file_values:
+                values[spec.key] = ResolvedValue(
+                    _parse(spec, file_values[spec.key], str(config_path)), "config", str(config_path)
+                )
+            else:
+                values[spec.key] = ResolvedValue(spec.default(), "default")
+        return cls(values)
+
+
+def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
+    try:
+        return spec.parse(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{spec.key} = {raw!r} from {where}: {exc}") from None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read config.toml into dotted keys; unknown keys are an error so typos do not go unnoticed."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    flat: dict[str, Any] = {}
+    for section, body in data.items():
+        if not isinstance(body, dict):
+            raise ConfigError(f"{path}: top-level key {section!r} must be a [section]")
+        for name, value in body.items():
+            key = f"{section}.{name}"
+            if key not in SPEC_BY_KEY:
+                raise ConfigError(
+                    f"{path}: unknown setting {key!r}", hint="run `agentcost config show` to list settings"
+                )
+            flat[key] = value
+    return flat
+
+
+def write_config_value(path: Path, key: str, value: Any | None) -> None:
+    """Set (or with None, remove) one key, validating it first; writes atomically."""
+    import tomli_w
+
+    spec = SPEC_BY_KEY.get(key)
+    if spec is None:
+        raise ConfigError(f"unknown setting {key!r}", hint="run `agentcost config show` to list settings")
+    current = read_config_file(path)
+    if value is None:
+        current.pop(key, None)
+    else:
+        current[key] = _parse(spec, value, "argument")
+    nested: dict[str, dict[str, Any]] = {}
+    for dotted, item in sorted(current.items()):
+        section, name = dotted.split(".", 1)
+        nested.setdefault(section, {})[name] = item
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(tomli_w.dumps(nested), encoding="utf-8")
+    tmp.replace(path)
