@@ -1,0 +1,199 @@
+"""The `Store` contract that every backend (SQLite now, PostgreSQL later) implements.
+
+The contract tests in tests/store/ run against each implementation, so the
+services never need to know which one they have.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..models import InsertResult, PricedEvent
+
+# Dimensions a report can group by, and whether the hourly rollup carries them.
+ROLLUP_DIMENSIONS = ("project", "provider", "model", "key", "user", "agent")
+EVENT_DIMENSIONS = (*ROLLUP_DIMENSIONS, "session")
+
+SUM_COLUMNS = (
+    "events",
+    "requests",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_nanos",
+    "unpriced_events",
+)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a query covers. Times are canonical UTC text; `until` is exclusive."""
+
+    since: str | None = None
+    until: str | None = None
+    projects: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AggregateQuery:
+    filter: EventFilter
+    dimensions: tuple[str, ...] = ()  # subset of EVENT_DIMENSIONS
+    time_grain: str | None = None  # None, "hour" (from rollups) or "minute" (from events)
+
+
+@dataclass
+class AggregateRow:
+    """One group: `bucket` is the UTC hour/minute prefix when a time grain was asked."""
+
+    bucket: str | None
+    keys: tuple[str | None, ...]
+    sums: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """How far an incremental import has read one file."""
+
+    source: str
+    path: str
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    offset: int
+    state: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    applied: list[tuple[str, str]]  # (name, applied_utc)
+    pending: list[str]
+
+
+class Store(ABC):
+    """Owns all persistence. Methods raise `StoreError` when the backend fails."""
+
+    location: str
+
+    # -- lifecycle -------------------------------------------------------
+    @abstractmethod
+    def migrate(self) -> list[str]:
+        """Apply pending migrations in order, each in its own transaction. Returns the names applied."""
+
+    @abstractmethod
+    def migration_status(self) -> MigrationStatus: ...
+
+    @abstractmethod
+    def backup(self, destination: Path) -> None:
+        """Write a consistent copy of the live store to `destination` (the store may be in use)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def table_counts(self) -> dict[str, int]:
+        """Row counts per table, for `agentcost db status`."""
+        return {}
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """A write transaction; nested use joins the outer one. Rolls back on any exception."""
+
+    # -- events ----------------------------------------------------------
+    @abstractmethod
+    def insert_events(self, events: Sequence[PricedEvent], *, ingested_utc: str) -> InsertResult:
+        """Insert events that are new for their (project, dedupe key) and fold them into the rollups.
+
+        Duplicates, in the store or within `events`, are skipped and counted; the first one wins.
+        Must be called inside `transaction()` so that a batch and its rollups commit together.
+        """
+
+    @abstractmethod
+    def aggregate(self, query: AggregateQuery) -> list[AggregateRow]:
+        """Sum the `SUM_COLUMNS` per group. A "hour" grain or no grain reads the rollups;
+        "session" or a "minute" grain reads the events."""
+
+    @abstractmethod
+    def iter_events(self, flt: EventFilter, *, batch_size: int = 5000) -> Iterator[dict[str, Any]]:
+        """Stream events in time order, as dicts of stored columns (costs as integer nanos)."""
+
+    @abstractmethod
+    def count_events(self, flt: EventFilter) -> int: ...
+
+    @abstractmethod
+    def unpriced_models(self) -> list[dict[str, Any]]:
+        """(provider, model, events, first_seen, last_seen) for events stored without a price."""
+
+    @abstractmethod
+    def iter_events_for_reprice(self, since: str | None, *, batch_size: int = 5000) -> Iterator[list[dict[str, Any]]]:
+        """Batches of events whose cost is computed from prices (not provider-reported), in id order."""
+
+    @abstractmethod
+    def update_costs(self, updates: Sequence[tuple[int, int | None, str, int | None]]) -> None:
+        """Set (cost_nanos, cost_source, pricing_rev) by event id. Call `rebuild_rollups` after."""
+
+    @abstractmethod
+    def rebuild_rollups(self, since: str | None = None) -> None:
+        """Recompute the rollups from events (for the hours from `since` on, or all)."""
+
+    # -- projects --------------------------------------------------------
+    @abstractmethod
+    def project_ids(self, slugs: Sequence[str]) -> dict[str, int]:
+        """Ids for the slugs, creating the projects that do not exist yet."""
+
+    @abstractmethod
+    def list_projects(self) -> list[dict[str, Any]]: ...
+
+    # -- import cursors --------------------------------------------------
+    @abstractmethod
+    def get_cursors(self, source: str) -> dict[str, Cursor]: ...
+
+    @abstractmethod
+    def set_cursor(self, cursor: Cursor) -> None: ...
+
+    # -- pricing ---------------------------------------------------------
+    @abstractmethod
+    def current_pricing_revision(self) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def add_pricing_revision(self, *, snapshot_id: int | None, reason: str) -> int: ...
+
+    @abstractmethod
+    def add_pricing_snapshot(self, info: dict[str, Any]) -> int: ...
+
+    @abstractmethod
+    def active_pricing_snapshot(self) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def list_pricing_snapshots(self) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def add_price_override(self, override: dict[str, Any]) -> int: ...
+
+    @abstractmethod
+    def remove_price_overrides(self, provider: str, model: str, *, removed_utc: str) -> int: ...
+
+    @abstractmethod
+    def active_price_overrides(self) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def add_price_history(self, rows: Sequence[dict[str, Any]]) -> None: ...
+
+    @abstractmethod
+    def price_history(self, provider: str | None = None, model: str | None = None) -> list[dict[str, Any]]: ...
+
+    # -- key/value -------------------------------------------------------
+    @abstractmethod
+    def get_meta(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    def set_meta(self, key: str, value: str) -> None: ...

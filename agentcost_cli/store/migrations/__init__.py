@@ -1,0 +1,1 @@
+"""Append-only, named schema migrations. Never edit one that has shipped: add the next."""

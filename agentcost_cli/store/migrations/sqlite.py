@@ -1,0 +1,146 @@
+"""SQLite migrations, applied in order by `SqliteStore.migrate()`.
+
+Each entry is (name, statements). The PostgreSQL set will carry the same names
+in the same order; a test will hold the two lists equal.
+"""
+
+from __future__ import annotations
+
+M001_INITIAL = [
+    """
+    CREATE TABLE projects (
+        id INTEGER PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        name TEXT,
+        created_utc TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        dedupe_key TEXT NOT NULL,
+        ts_utc TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        model_ref TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        cache_write_1h_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        requests INTEGER NOT NULL,
+        latency_ms INTEGER,
+        user_name TEXT,
+        session_id TEXT,
+        agent TEXT,
+        key_id TEXT,
+        tags_json TEXT,
+        price_context_json TEXT,
+        metadata_json TEXT,
+        reported_cost_nanos INTEGER,
+        cost_nanos INTEGER,
+        cost_source TEXT NOT NULL,
+        pricing_rev INTEGER,
+        source_format TEXT,
+        ingested_utc TEXT NOT NULL
+    )
+    """,
+    "CREATE UNIQUE INDEX events_dedupe ON events(project_id, dedupe_key)",
+    "CREATE INDEX events_ts ON events(ts_utc)",
+    "CREATE INDEX events_unpriced ON events(provider, model) WHERE cost_source = 'unpriced'",
+    # Hourly, not daily: reports bucket days in the reader's time zone, and an
+    # hour grain serves every zone whose offset is a whole number of hours.
+    """
+    CREATE TABLE usage_hourly (
+        project_id INTEGER NOT NULL,
+        hour_utc TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        events INTEGER NOT NULL,
+        requests INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        cache_write_1h_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cost_nanos INTEGER NOT NULL,
+        unpriced_events INTEGER NOT NULL,
+        PRIMARY KEY (hour_utc, project_id, provider, model, key_id, user_name, agent)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE ingest_cursors (
+        source TEXT NOT NULL,
+        path TEXT NOT NULL,
+        device INTEGER NOT NULL,
+        inode INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        state_json TEXT,
+        updated_utc TEXT NOT NULL,
+        PRIMARY KEY (source, path)
+    )
+    """,
+    """
+    CREATE TABLE pricing_snapshots (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        format TEXT NOT NULL,
+        source_url TEXT NOT NULL,
+        fetched_utc TEXT NOT NULL,
+        path TEXT NOT NULL,
+        provider_count INTEGER NOT NULL,
+        model_count INTEGER NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        active INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    """
+    CREATE TABLE pricing_revisions (
+        id INTEGER PRIMARY KEY,
+        created_utc TEXT NOT NULL,
+        snapshot_id INTEGER REFERENCES pricing_snapshots(id),
+        reason TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE price_overrides (
+        id INTEGER PRIMARY KEY,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        rates_json TEXT NOT NULL,
+        effective_from_utc TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_utc TEXT NOT NULL,
+        removed_utc TEXT
+    )
+    """,
+    """
+    CREATE TABLE price_history (
+        id INTEGER PRIMARY KEY,
+        recorded_utc TEXT NOT NULL,
+        revision_id INTEGER REFERENCES pricing_revisions(id),
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        field TEXT NOT NULL,
+        old_value TEXT,
+        new_value TEXT,
+        pct_change TEXT,
+        source TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX price_history_model ON price_history(provider, model)",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+]
+
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    ("m001_initial", M001_INITIAL),
+]

@@ -1,0 +1,584 @@
+"""The embedded default store: one SQLite file, WAL, explicit transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import StoreError
+from ..models import InsertResult, PricedEvent
+from ..timeutil import now_utc
+from .base import (
+    SUM_COLUMNS,
+    AggregateQuery,
+    AggregateRow,
+    Cursor,
+    EventFilter,
+    MigrationStatus,
+    Store,
+)
+from .migrations.sqlite import MIGRATIONS
+
+MIGRATIONS_TABLE = "_agentcost_migrations"
+
+EVENT_COLUMNS = (
+    "project_id",
+    "dedupe_key",
+    "ts_utc",
+    "provider",
+    "model",
+    "model_ref",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "requests",
+    "latency_ms",
+    "user_name",
+    "session_id",
+    "agent",
+    "key_id",
+    "tags_json",
+    "price_context_json",
+    "metadata_json",
+    "reported_cost_nanos",
+    "cost_nanos",
+    "cost_source",
+    "pricing_rev",
+    "source_format",
+    "ingested_utc",
+)
+INSERT_EVENT_SQL = (
+    f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+    " ON CONFLICT (project_id, dedupe_key) DO NOTHING"
+)
+
+# Store column (or expression) per report dimension.
+DIMENSION_SQL = {
+    "project": "p.slug",
+    "provider": "x.provider",
+    "model": "x.model",
+    "key": "x.key_id",
+    "user": "x.user_name",
+    "agent": "x.agent",
+    "session": "x.session_id",
+}
+
+_ROLLUP_KEYS = "project_id, hour_utc, provider, model, key_id, user_name, agent"
+_ROLLUP_SUMS = (
+    "count(*), sum(requests), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens),"
+    " sum(cache_write_1h_tokens), sum(output_tokens), sum(reasoning_tokens),"
+    " coalesce(sum(cost_nanos), 0), sum(cost_nanos IS NULL)"
+)  # column names are unqualified so the same text serves the fold and the events scan
+FOLD_ROLLUP_SQL = f"""
+    INSERT INTO usage_hourly ({_ROLLUP_KEYS}, {", ".join(SUM_COLUMNS)})
+    SELECT project_id, substr(ts_utc, 1, 13), provider, model, coalesce(key_id, ''),
+           coalesce(user_name, ''), coalesce(agent, ''), {_ROLLUP_SUMS}
+    FROM events WHERE {{where}}
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    ON CONFLICT ({_ROLLUP_KEYS}) DO UPDATE SET
+    {", ".join(f"{c} = {c} + excluded.{c}" for c in SUM_COLUMNS)}
+"""
+
+
+# Columns read when a larger copy may replace a stored event (see _merge_larger).
+_MERGE_COLUMNS = (
+    "ts_utc, provider, model, key_id, user_name, agent, input_tokens, cache_read_tokens, cache_write_tokens,"
+    " cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos"
+)
+_TOKEN_SLICE = slice(8, 14)
+_COST_INDEX = 14
+
+
+def _json(value: Any) -> str | None:
+    return orjson.dumps(value).decode() if value else None
+
+
+def event_row(item: PricedEvent, project_id: int, ingested_utc: str) -> tuple[Any, ...]:
+    e = item.event
+    reported = None
+    if e.reported_cost_usd is not None:
+        from ..models import usd_to_nanos
+
+        reported = usd_to_nanos(e.reported_cost_usd)
+    return (
+        project_id,
+        item.dedupe_key,
+        e.timestamp,
+        item.provider,
+        e.model,
+        item.model_ref,
+        e.input_tokens,
+        e.cache_read_tokens,
+        e.cache_write_tokens,
+        e.cache_write_1h_tokens,
+        e.output_tokens,
+        e.reasoning_tokens,
+        e.requests,
+        e.latency_ms,
+        e.user,
+        e.session,
+        e.agent,
+        e.key_id,
+        _json(e.tags),
+        _json(e.price_context),
+        _json(e.metadata),
+        reported,
+        item.cost_nanos,
+        item.cost_source,
+        item.pricing_rev,
+        e.source,
+        ingested_utc,
+    )
+
+
+class SqliteStore(Store):
+    def __init__(self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10_000) -> None:
+        self.path = path
+        self.location = str(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so nothing commits behind our back.
+            self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{path}: could not switch to WAL journal mode (got {mode})")
+            self.conn.execute(f"PRAGMA synchronous = {'FULL' if synchronous == 'FULL' else 'NORMAL'}")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.execute("PRAGMA cache_size = -65536")  # 64 MiB page cache
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open store {path}: {exc}") from None
+        self._depth = 0
+        self._lock = threading.RLock()
+
+    # -- lifecycle -------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"{self.path}: {exc}", hint="another agentcost process may hold the store") from None
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                self.conn.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            self.conn.execute("COMMIT")
+
+    def _applied(self) -> list[tuple[str, str]]:
+        self.conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (name TEXT PRIMARY KEY, applied_utc TEXT NOT NULL)"
+        )
+        return list(self.conn.execute(f"SELECT name, applied_utc FROM {MIGRATIONS_TABLE} ORDER BY rowid"))
+
+    def migrate(self) -> list[str]:
+        applied = {name for name, _ in self._applied()}
+        known = [name for name, _ in MIGRATIONS]
+        unknown = applied - set(known)
+        if unknown:
+            raise StoreError(
+                f"{self.path} was migrated by a newer agentcost ({', '.join(sorted(unknown))})",
+                hint="upgrade agentcost",
+            )
+        done: list[str] = []
+        for name, statements in MIGRATIONS:
+            if name in applied:
+                continue
+            with self.transaction():
+                for statement in statements:
+                    self.conn.execute(statement)
+                self.conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} VALUES (?, ?)", (name, now_utc()))
+            done.append(name)
+        return done
+
+    def migration_status(self) -> MigrationStatus:
+        applied = self._applied()
+        names = {name for name, _ in applied}
+        return MigrationStatus(applied, [name for name, _ in MIGRATIONS if name not in names])
+
+    def backup(self, destination: Path) -> None:
+        destination = destination.expanduser()
+        if destination.resolve() == self.path.resolve():
+            raise StoreError("the backup destination is the store itself")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        tmp = destination.with_name(destination.name + ".partial")
+        tmp.unlink(missing_ok=True)
+        target = sqlite3.connect(tmp)
+        try:
+            # The online backup API copies a consistent snapshot while writers continue.
+            self.conn.backup(target)
+        finally:
+            target.close()
+        tmp.replace(destination)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def table_counts(self) -> dict[str, int]:
+        """Row counts per table, for `agentcost db status` (via sqlite-utils introspection)."""
+        import sqlite_utils
+
+        db = sqlite_utils.Database(self.conn)
+        return {name: db[name].count for name in db.table_names()}
+
+    # -- events ----------------------------------------------------------
+    def insert_events(self, events: Sequence[PricedEvent], *, ingested_utc: str) -> InsertResult:
+        if not events:
+            return InsertResult()
+        if not self._depth:
+            raise StoreError("insert_events must run inside a transaction")
+        ids = self.project_ids(sorted({item.project for item in events}))
+        result = InsertResult()
+        if any(item.replace_if_larger for item in events):
+            events = self._merge_larger(events, ids, result)
+        before = self.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+        cursor = self.conn.executemany(
+            INSERT_EVENT_SQL, [event_row(item, ids[item.project], ingested_utc) for item in events]
+        )
+        added = cursor.rowcount
+        if added:
+            # New rows are exactly those above the old max id (rowids grow while we hold the write lock).
+            self.conn.execute(FOLD_ROLLUP_SQL.format(where="id > ?"), (before,))
+            result.unpriced_added = self.conn.execute(
+                "SELECT count(*) FROM events WHERE id > ? AND cost_nanos IS NULL", (before,)
+            ).fetchone()[0]
+        result.added = added
+        result.duplicates += len(events) - added
+        return result
+
+    def _merge_larger(self, events: Sequence[PricedEvent], ids: dict[str, int],
+                      result: InsertResult) -> list[PricedEvent]:
+        """Apply "the copy with the most tokens wins" to the events that ask for it.
+
+        Returns what is left to insert normally. A stored copy with fewer tokens is
+        updated in place, and its rollup row is moved by the difference.
+        """
+        plain: list[PricedEvent] = []
+        best: dict[tuple[str, str], PricedEvent] = {}
+        for item in events:
+            if not item.replace_if_larger:
+                plain.append(item)
+                continue
+            key = (item.project, item.dedupe_key)
+            held = best.get(key)
+            if held is None:
+                best[key] = item
+            else:
+                result.duplicates += 1
+                if item.total_tokens > held.total_tokens:
+                    best[key] = item
+        by_project: dict[str, list[PricedEvent]] = {}
+        for (project, _), item in best.items():
+            by_project.setdefault(project, []).append(item)
+        for project, items in by_project.items():
+            for start in range(0, len(items), 500):
+                chunk = items[start:start + 500]
+                stored = {row[1]: row for row in self.conn.execute(
+                    f"SELECT id, dedupe_key, {_MERGE_COLUMNS} FROM events WHERE project_id = ?"
+                    f" AND dedupe_key IN ({', '.join('?' * len(chunk))})",
+                    [ids[project], *(item.dedupe_key for item in chunk)],
+                )}
+                for item in chunk:
+                    row = stored.get(item.dedupe_key)
+                    if row is None:
+                        plain.append(item)
+                        continue
+                    result.duplicates += 1
+                    if item.total_tokens > sum(row[_TOKEN_SLICE][:5]):
+                        self._replace(ids[project], row, item)
+                        result.replaced += 1
+        return plain
+
+    def _replace(self, project_id: int, row: tuple[Any, ...], item: PricedEvent) -> None:
+        e = item.event
+        new_tokens = (e.input_tokens, e.cache_read_tokens, e.cache_write_tokens, e.cache_write_1h_tokens,
+                      e.output_tokens, e.reasoning_tokens)
+        old_tokens = row[_TOKEN_SLICE]
+        old_cost = row[_COST_INDEX]
+        self.conn.execute(
+            "UPDATE events SET input_tokens = ?, cache_read_tokens = ?, cache_write_tokens = ?,"
+            " cache_write_1h_tokens = ?, output_tokens = ?, reasoning_tokens = ?, cost_nanos = ?,"
+            " cost_source = ?, pricing_rev = ? WHERE id = ?",
+            (*new_tokens, item.cost_nanos, item.cost_source, item.pricing_rev, row[0]),
+        )
+        deltas = [new - old for new, old in zip(new_tokens, old_tokens, strict=True)]
+        cost_delta = (item.cost_nanos or 0) - (old_cost or 0)
+        unpriced_delta = (item.cost_nanos is None) - (old_cost is None)
+        ts, provider, model, key_id, user, agent = row[2:8]
+        self.conn.execute(
+            "UPDATE usage_hourly SET input_tokens = input_tokens + ?, cache_read_tokens = cache_read_tokens + ?,"
+            " cache_write_tokens = cache_write_tokens + ?, cache_write_1h_tokens = cache_write_1h_tokens + ?,"
+            " output_tokens = output_tokens + ?, reasoning_tokens = reasoning_tokens + ?,"
+            " cost_nanos = cost_nanos + ?, unpriced_events = unpriced_events + ?"
+            " WHERE project_id = ? AND hour_utc = ? AND provider = ? AND model = ? AND key_id = ?"
+            " AND user_name = ? AND agent = ?",
+            (*deltas, cost_delta, unpriced_delta, project_id, ts[:13], provider, model, key_id or "",
+             user or "", agent or ""),
+        )
+
+    @staticmethod
+    def _where(flt: EventFilter, alias: str, time_column: str, hour_grain: bool = False) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if flt.since:
+            clauses.append(f"{alias}.{time_column} >= ?")
+            params.append(flt.since[:13] if hour_grain else flt.since)
+        if flt.until:
+            clauses.append(f"{alias}.{time_column} < ?")
+            params.append(flt.until[:13] if hour_grain else flt.until)
+        for column, values in (("p.slug", flt.projects), (f"{alias}.provider", flt.providers),
+                               (f"{alias}.model", flt.models)):
+            if values:
+                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        return (" AND ".join(clauses) or "1"), params
+
+    def aggregate(self, query: AggregateQuery) -> list[AggregateRow]:
+        use_events = query.time_grain == "minute" or "session" in query.dimensions
+        if use_events:
+            table, time_column = "events", "ts_utc"
+            sums = _ROLLUP_SUMS
+            bucket_sql = {"minute": "substr(x.ts_utc, 1, 16)", "hour": "substr(x.ts_utc, 1, 13)"}.get(
+                query.time_grain or "", "NULL"
+            )
+        else:
+            table, time_column = "usage_hourly", "hour_utc"
+            sums = ", ".join(f"sum(x.{c})" for c in SUM_COLUMNS)
+            bucket_sql = "x.hour_utc" if query.time_grain == "hour" else "NULL"
+        where, params = self._where(query.filter, "x", time_column, hour_grain=not use_events)
+        dims = [DIMENSION_SQL[d] for d in query.dimensions]
+        select = ", ".join([bucket_sql, *dims, sums]) if dims else f"{bucket_sql}, {sums}"
+        group = ", ".join(str(i) for i in range(1, len(dims) + 2))
+        sql = (
+            f"SELECT {select} FROM {table} x JOIN projects p ON p.id = x.project_id"
+            f" WHERE {where} GROUP BY {group}"
+        )
+        rows = []
+        width = len(dims)
+        for record in self.conn.execute(sql, params):
+            keys = tuple(None if v == "" else v for v in record[1 : 1 + width])
+            rows.append(AggregateRow(record[0], keys, dict(zip(SUM_COLUMNS, record[1 + width :], strict=True))))
+        return rows
+
+    def iter_events(self, flt: EventFilter, *, batch_size: int = 5000) -> Iterator[dict[str, Any]]:
+        where, params = self._where(flt, "x", "ts_utc")
+        sql = (
+            "SELECT x.id, p.slug AS project, x.* FROM events x JOIN projects p ON p.id = x.project_id"
+            f" WHERE {where} ORDER BY x.ts_utc, x.id"
+        )
+        cursor = self.conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        while True:
+            chunk = cursor.fetchmany(batch_size)
+            if not chunk:
+                return
+            for record in chunk:
+                yield dict(zip(names, record, strict=True))
+
+    def count_events(self, flt: EventFilter) -> int:
+        where, params = self._where(flt, "x", "ts_utc")
+        sql = f"SELECT count(*) FROM events x JOIN projects p ON p.id = x.project_id WHERE {where}"
+        return int(self.conn.execute(sql, params).fetchone()[0])
+
+    def unpriced_models(self) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT provider, model, count(*) AS events, min(ts_utc) AS first_seen, max(ts_utc) AS last_seen"
+            " FROM events WHERE cost_source = 'unpriced' GROUP BY provider, model ORDER BY events DESC, model"
+        )
+        cursor = self.conn.execute(sql)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in cursor]
+
+    def iter_events_for_reprice(
+        self, since: str | None, *, batch_size: int = 5000
+    ) -> Iterator[list[dict[str, Any]]]:
+        last_id = 0
+        columns = (
+            "id, ts_utc, provider, model, input_tokens, cache_read_tokens, cache_write_tokens,"
+            " cache_write_1h_tokens, output_tokens, reasoning_tokens, requests, price_context_json,"
+            " cost_nanos, cost_source, pricing_rev"
+        )
+        while True:
+            params: list[Any] = [last_id]
+            sql = f"SELECT {columns} FROM events WHERE id > ? AND cost_source != 'reported'"
+            if since:
+                sql += " AND ts_utc >= ?"
+                params.append(since)
+            sql += " ORDER BY id LIMIT ?"
+            params.append(batch_size)
+            cursor = self.conn.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            batch = [dict(zip(names, r, strict=True)) for r in cursor]
+            if not batch:
+                return
+            last_id = batch[-1]["id"]
+            yield batch
+
+    def update_costs(self, updates: Sequence[tuple[int, int | None, str, int | None]]) -> None:
+        self.conn.executemany(
+            "UPDATE events SET cost_nanos = ?, cost_source = ?, pricing_rev = ? WHERE id = ?",
+            [(cost, source, rev, event_id) for event_id, cost, source, rev in updates],
+        )
+
+    def rebuild_rollups(self, since: str | None = None) -> None:
+        with self.transaction():
+            if since:
+                self.conn.execute("DELETE FROM usage_hourly WHERE hour_utc >= ?", (since[:13],))
+                self.conn.execute(FOLD_ROLLUP_SQL.format(where="ts_utc >= ?"), (since[:13],))
+            else:
+                self.conn.execute("DELETE FROM usage_hourly")
+                self.conn.execute(FOLD_ROLLUP_SQL.format(where="1"))
+
+    # -- projects --------------------------------------------------------
+    def project_ids(self, slugs: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for slug in slugs:
+            row = self.conn.execute("SELECT id FROM projects WHERE slug = ?", (slug,)).fetchone()
+            if row is None:
+                with self.transaction():
+                    cur = self.conn.execute(
+                        "INSERT INTO projects (slug, name, created_utc) VALUES (?, ?, ?)", (slug, slug, now_utc())
+                    )
+                found[slug] = int(cur.lastrowid or 0)
+            else:
+                found[slug] = int(row[0])
+        return found
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        cursor = self.conn.execute("SELECT id, slug, name, created_utc FROM projects ORDER BY slug")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in cursor]
+
+    # -- cursors ---------------------------------------------------------
+    def get_cursors(self, source: str) -> dict[str, Cursor]:
+        rows = self.conn.execute(
+            "SELECT path, device, inode, size, mtime_ns, offset, state_json FROM ingest_cursors WHERE source = ?",
+            (source,),
+        )
+        return {
+            path: Cursor(source, path, dev, ino, size, mtime, offset, orjson.loads(state) if state else None)
+            for path, dev, ino, size, mtime, offset, state in rows
+        }
+
+    def set_cursor(self, cursor: Cursor) -> None:
+        self.conn.execute(
+            "INSERT INTO ingest_cursors VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (source, path) DO UPDATE SET device = excluded.device, inode = excluded.inode,"
+            " size = excluded.size, mtime_ns = excluded.mtime_ns, offset = excluded.offset,"
+            " state_json = excluded.state_json, updated_utc = excluded.updated_utc",
+            (cursor.source, cursor.path, cursor.device, cursor.inode, cursor.size, cursor.mtime_ns,
+             cursor.offset, _json(cursor.state), now_utc()),
+        )
+
+    # -- pricing ---------------------------------------------------------
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in cursor]
+
+    def current_pricing_revision(self) -> dict[str, Any] | None:
+        rows = self._rows("SELECT * FROM pricing_revisions ORDER BY id DESC LIMIT 1")
+        return rows[0] if rows else None
+
+    def add_pricing_revision(self, *, snapshot_id: int | None, reason: str) -> int:
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO pricing_revisions (created_utc, snapshot_id, reason) VALUES (?, ?, ?)",
+                (now_utc(), snapshot_id, reason),
+            )
+        return int(cur.lastrowid or 0)
+
+    def add_pricing_snapshot(self, info: dict[str, Any]) -> int:
+        with self.transaction():
+            self.conn.execute("UPDATE pricing_snapshots SET active = 0")
+            cur = self.conn.execute(
+                "INSERT INTO pricing_snapshots (sha256, format, source_url, fetched_utc, path, provider_count,"
+                " model_count, etag, last_modified, active) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                (info["sha256"], info["format"], info["source_url"], info["fetched_utc"], info["path"],
+                 info["provider_count"], info["model_count"], info.get("etag"), info.get("last_modified")),
+            )
+        return int(cur.lastrowid or 0)
+
+    def active_pricing_snapshot(self) -> dict[str, Any] | None:
+        rows = self._rows("SELECT * FROM pricing_snapshots WHERE active = 1 ORDER BY id DESC LIMIT 1")
+        return rows[0] if rows else None
+
+    def list_pricing_snapshots(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM pricing_snapshots ORDER BY id")
+
+    def add_price_override(self, override: dict[str, Any]) -> int:
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO price_overrides (provider, model, rates_json, effective_from_utc, reason, created_utc)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (override["provider"], override["model"], orjson.dumps(override["rates"]).decode(),
+                 override["effective_from_utc"], override["reason"], override["created_utc"]),
+            )
+        return int(cur.lastrowid or 0)
+
+    def remove_price_overrides(self, provider: str, model: str, *, removed_utc: str) -> int:
+        with self.transaction():
+            cur = self.conn.execute(
+                "UPDATE price_overrides SET removed_utc = ? WHERE provider = ? AND model = ? AND removed_utc IS NULL",
+                (removed_utc, provider, model),
+            )
+        return cur.rowcount
+
+    def active_price_overrides(self) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT * FROM price_overrides WHERE removed_utc IS NULL ORDER BY provider, model, effective_from_utc, id"
+        )
+        for row in rows:
+            row["rates"] = orjson.loads(row.pop("rates_json"))
+        return rows
+
+    def add_price_history(self, rows: Sequence[dict[str, Any]]) -> None:
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT INTO price_history (recorded_utc, revision_id, provider, model, field, old_value,"
+                " new_value, pct_change, source) VALUES (:recorded_utc, :revision_id, :provider, :model, :field,"
+                " :old_value, :new_value, :pct_change, :source)",
+                rows,
+            )
+
+    def price_history(self, provider: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM price_history WHERE 1"
+        params: list[Any] = []
+        if provider:
+            sql += " AND provider = ?"
+            params.append(provider)
+        if model:
+            sql += " AND model = ?"
+            params.append(model)
+        return self._rows(sql + " ORDER BY id", params)
+
+    # -- meta ------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value)
+            )

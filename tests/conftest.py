@@ -1,0 +1,42 @@
+"""Shared fixtures: every test runs with its own AGENTCOST_HOME and a clean environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agentcost_cli.ingest.base import SourceContext
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED_PRICING = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "pricing"
+
+
+@pytest.fixture(autouse=True)
+def agentcost_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Isolate every test from the user's real config, data and environment."""
+    for name in list(os.environ):
+        if name.startswith("AGENTCOST_") or name in ("CLAUDE_CONFIG_DIR", "CODEX_HOME"):
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "agentcost-home"
+    monkeypatch.setenv("AGENTCOST_HOME", str(home))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.setenv("TZ", "UTC")
+    return home
+
+
+@pytest.fixture
+def ctx() -> SourceContext:
+    return SourceContext(path="test.jsonl", fallback_timestamp="2026-11-20T12:00:00.000000Z")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[object]:
+    from agentcost_cli.store import open_store
+
+    s = open_store(tmp_path / "store.db")
+    yield s
+    s.close()

@@ -1,0 +1,215 @@
+"""The Store contract. Parametrized by backend so PostgreSQL can join with the same tests."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agentcost_cli.models import PricedEvent, UsageEvent
+from agentcost_cli.store import open_store
+from agentcost_cli.store.base import AggregateQuery, Cursor, EventFilter, Store
+from agentcost_cli.store.migrations.sqlite import MIGRATIONS
+from agentcost_cli.store.sqlite import EVENT_COLUMNS
+
+EXPECTED_EVENT_COLUMNS = {"id", *EVENT_COLUMNS}
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    store = open_store(tmp_path / "contract.db")
+    yield store
+    store.close()
+
+
+def priced(ts: str, *, key: str, project: str = "p1", model: str = "gpt-4o", cost: int | None = 1000,
+           user: str | None = "alice", inp: int = 10, out: int = 5) -> PricedEvent:
+    event = UsageEvent(timestamp=ts, provider="openai", model=model, input_tokens=inp, output_tokens=out,
+                       id=key, user=user)
+    return PricedEvent(event, project, key, cost, "computed" if cost is not None else "unpriced", 1,
+                       "openai", model)
+
+
+def test_migrations_are_recorded_and_idempotent(backend: Store) -> None:
+    status = backend.migration_status()
+    assert [name for name, _ in status.applied] == [name for name, _ in MIGRATIONS]
+    assert status.pending == []
+    assert backend.migrate() == []
+
+
+def test_schema_has_expected_event_columns(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "s.db")
+    store.close()
+    conn = sqlite3.connect(tmp_path / "s.db")
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    assert columns == EXPECTED_EVENT_COLUMNS
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    from agentcost_cli.errors import StoreError
+
+    open_store(tmp_path / "s.db").close()
+    conn = sqlite3.connect(tmp_path / "s.db")
+    conn.execute("INSERT INTO _agentcost_migrations VALUES ('m999_future', '2030-01-01')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer agentcost"):
+        open_store(tmp_path / "s.db")
+
+
+def test_insert_dedupes_within_and_across_batches(backend: Store) -> None:
+    ts = "2026-11-20T10:15:00.000000Z"
+    with backend.transaction():
+        first = backend.insert_events([priced(ts, key="a"), priced(ts, key="b"), priced(ts, key="a")],
+                                      ingested_utc=ts)
+    assert (first.added, first.duplicates) == (2, 1)
+    with backend.transaction():
+        second = backend.insert_events([priced(ts, key="a"), priced(ts, key="c", cost=None)], ingested_utc=ts)
+    assert (second.added, second.duplicates, second.unpriced_added) == (1, 1, 1)
+    assert backend.count_events(EventFilter()) == 3
+
+
+def test_same_key_in_two_projects_is_two_events(backend: Store) -> None:
+    ts = "2026-11-20T10:15:00.000000Z"
+    with backend.transaction():
+        result = backend.insert_events([priced(ts, key="a", project="x"), priced(ts, key="a", project="y")],
+                                       ingested_utc=ts)
+    assert result.added == 2
+
+
+def test_insert_outside_transaction_is_refused(backend: Store) -> None:
+    from agentcost_cli.errors import StoreError
+
+    with pytest.raises(StoreError):
+        backend.insert_events([priced("2026-11-20T10:15:00.000000Z", key="a")], ingested_utc="x")
+
+
+def test_failed_transaction_leaves_nothing(backend: Store) -> None:
+    ts = "2026-11-20T10:15:00.000000Z"
+    with pytest.raises(RuntimeError), backend.transaction():
+        backend.insert_events([priced(ts, key="a")], ingested_utc=ts)
+        raise RuntimeError("crash mid-batch")
+    assert backend.count_events(EventFilter()) == 0
+    assert backend.aggregate(AggregateQuery(EventFilter())) == []
+
+
+def _rollup_equals_events(store: Store, dims: tuple[str, ...]) -> None:
+    hourly = store.aggregate(AggregateQuery(EventFilter(), dims, "hour"))
+    from_events = store.aggregate(AggregateQuery(EventFilter(), (*dims, "session"), "hour"))
+    collapse: dict[tuple[object, ...], dict[str, int]] = {}
+    for row in from_events:
+        key = (row.bucket, *row.keys[:-1])
+        sums = collapse.setdefault(key, dict.fromkeys(row.sums, 0))
+        for name, value in row.sums.items():
+            sums[name] += value
+    assert {(r.bucket, *r.keys): r.sums for r in hourly} == collapse
+
+
+def test_rollups_match_raw_events(backend: Store) -> None:
+    rows = [
+        priced("2026-11-20T10:15:00.000000Z", key="a", cost=100),
+        priced("2026-11-20T10:59:59.999999Z", key="b", cost=200, model="gpt-5"),
+        priced("2026-11-20T11:00:00.000000Z", key="c", cost=None),
+        priced("2026-11-21T00:00:00.000000Z", key="d", cost=7, user=None, project="p2"),
+    ]
+    with backend.transaction():
+        backend.insert_events(rows, ingested_utc="x")
+    _rollup_equals_events(backend, ("project", "model", "user"))
+    totals = backend.aggregate(AggregateQuery(EventFilter()))
+    assert len(totals) == 1
+    assert totals[0].sums["events"] == 4
+    assert totals[0].sums["cost_nanos"] == 307
+    assert totals[0].sums["unpriced_events"] == 1
+    by_hour = {r.bucket: r.sums["events"] for r in backend.aggregate(AggregateQuery(EventFilter(), (), "hour"))}
+    assert by_hour == {"2026-11-20T10": 2, "2026-11-20T11": 1, "2026-11-21T00": 1}
+
+
+def test_rebuild_rollups_restores_them(backend: Store) -> None:
+    with backend.transaction():
+        backend.insert_events([priced("2026-11-20T10:15:00.000000Z", key=str(i)) for i in range(5)],
+                              ingested_utc="x")
+    before = backend.aggregate(AggregateQuery(EventFilter(), ("model",), "hour"))
+    backend.rebuild_rollups()
+    assert backend.aggregate(AggregateQuery(EventFilter(), ("model",), "hour")) == before
+    backend.rebuild_rollups(since="2026-11-20T10:00:00.000000Z")
+    assert backend.aggregate(AggregateQuery(EventFilter(), ("model",), "hour")) == before
+
+
+def test_filters_apply_to_both_paths(backend: Store) -> None:
+    with backend.transaction():
+        backend.insert_events([
+            priced("2026-11-19T23:00:00.000000Z", key="a", project="x"),
+            priced("2026-11-20T01:00:00.000000Z", key="b", project="x", model="gpt-5"),
+            priced("2026-11-20T02:00:00.000000Z", key="c", project="y"),
+        ], ingested_utc="x")
+    flt = EventFilter(since="2026-11-20T00:00:00.000000Z", projects=("x",))
+    assert backend.count_events(flt) == 1
+    rows = backend.aggregate(AggregateQuery(flt, ("model",)))
+    assert [(r.keys, r.sums["events"]) for r in rows] == [(("gpt-5",), 1)]
+    assert [e["dedupe_key"] for e in backend.iter_events(EventFilter(models=("gpt-4o",)))] == ["a", "c"]
+
+
+def test_cursors_round_trip(backend: Store) -> None:
+    cursor = Cursor("claude-code", "/x/a.jsonl", 1, 2, 300, 4, 250, {"cwd": "/src/app"})
+    with backend.transaction():
+        backend.set_cursor(cursor)
+        backend.set_cursor(Cursor("claude-code", "/x/a.jsonl", 1, 2, 400, 5, 400, None))
+    got = backend.get_cursors("claude-code")
+    assert got["/x/a.jsonl"].offset == 400
+    assert got["/x/a.jsonl"].state is None
+    assert backend.get_cursors("codex") == {}
+
+
+def test_backup_is_a_consistent_copy(backend: Store, tmp_path: Path) -> None:
+    with backend.transaction():
+        backend.insert_events([priced("2026-11-20T10:15:00.000000Z", key=str(i)) for i in range(50)],
+                              ingested_utc="x")
+    target = tmp_path / "copy.db"
+    backend.backup(target)
+    copy = open_store(target)
+    try:
+        assert copy.count_events(EventFilter()) == 50
+        assert copy.migration_status().pending == []
+    finally:
+        copy.close()
+
+
+def test_meta_and_projects(backend: Store) -> None:
+    backend.set_meta("k", "v1")
+    backend.set_meta("k", "v2")
+    assert backend.get_meta("k") == "v2"
+    assert backend.get_meta("missing") is None
+    ids = backend.project_ids(["b", "a"])
+    assert ids == backend.project_ids(["a", "b"])
+    assert [p["slug"] for p in backend.list_projects()] == ["a", "b"]
+
+
+def growing(ts: str, key: str, out: int, cost: int | None) -> PricedEvent:
+    item = priced(ts, key=key, out=out, cost=cost)
+    item.replace_if_larger = True
+    return item
+
+
+def test_largest_copy_wins_within_and_across_batches(backend: Store) -> None:
+    ts = "2026-11-20T10:15:00.000000Z"
+    with backend.transaction():
+        first = backend.insert_events([growing(ts, "m", 5, 50), growing(ts, "m", 9, 90), growing(ts, "m", 7, 70),
+                                       priced(ts, key="plain", out=1)], ingested_utc=ts)
+    assert (first.added, first.duplicates) == (2, 2)
+    stored = {e["dedupe_key"]: e for e in backend.iter_events(EventFilter())}
+    assert (stored["m"]["output_tokens"], stored["m"]["cost_nanos"]) == (9, 90)
+    with backend.transaction():  # a later import sees the reply grown further, then a smaller stale copy
+        later = backend.insert_events([growing(ts, "m", 20, 200), growing(ts, "m", 3, 30)], ingested_utc=ts)
+    assert (later.added, later.duplicates, later.replaced) == (0, 2, 1)
+    stored = {e["dedupe_key"]: e for e in backend.iter_events(EventFilter())}
+    assert (stored["m"]["output_tokens"], stored["m"]["cost_nanos"]) == (20, 200)
+    _rollup_equals_events(backend, ("model", "user"))
+    with backend.transaction():  # unpriced -> priced through a replacement keeps unpriced_events right
+        backend.insert_events([growing(ts, "u", 1, None)], ingested_utc=ts)
+        backend.insert_events([growing(ts, "u", 2, 5)], ingested_utc=ts)
+    totals = backend.aggregate(AggregateQuery(EventFilter()))[0].sums
+    assert totals["unpriced_events"] == 0 and totals["cost_nanos"] == 1000 + 200 + 5
+    _rollup_equals_events(backend, ("model",))
