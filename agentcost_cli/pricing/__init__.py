@@ -1,0 +1,1 @@
+"""Prices: the layered catalog (overrides > remote snapshot > bundled) and the cost engine."""
