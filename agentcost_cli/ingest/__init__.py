@@ -1,0 +1,1 @@
+"""Ingestion: parsers turn any supported input into normalized `UsageEvent`s."""
