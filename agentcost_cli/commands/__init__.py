@@ -1,0 +1,1 @@
+"""Typer sub-commands, one module per noun. Presentation only: parse, call a service, render."""

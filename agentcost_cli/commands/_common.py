@@ -1,0 +1,160 @@
+"""Shared option types and helpers for the command modules."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..errors import InvalidInput
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from ..store.base import Store
+
+
+@dataclass
+class AppState:
+    db: str | None = None
+    debug: bool = False
+    _settings: Settings | None = field(default=None, repr=False)
+    _store: Store | None = field(default=None, repr=False)
+
+
+def state(ctx: typer.Context) -> AppState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppState):
+        root.obj = AppState()
+    return root.obj
+
+
+def settings(ctx: typer.Context) -> Settings:
+    from ..settings import Settings
+
+    st = state(ctx)
+    if st._settings is None:
+        st._settings = Settings.load({"store.path": st.db})
+    return st._settings
+
+
+def open_store(ctx: typer.Context) -> Store:
+    """The store for this run, opened (and migrated) once; closed when the command ends."""
+    from ..store import open_store as _open
+
+    st = state(ctx)
+    if st._store is None:
+        conf = settings(ctx)
+        st._store = _open(conf["store.path"], synchronous=conf["store.synchronous"])
+        ctx.find_root().call_on_close(st._store.close)
+    return st._store
+
+
+# -- shared options (one spelling per idea across every command) ------------------
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV (header row first) on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")]
+RejectFileOpt = Annotated[
+    Path | None, typer.Option("--reject-file", help="Save rejected lines here.", show_default=False)
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", "--force", help="Do not ask for confirmation.")]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout ('-' = stdout).",
+                              show_default=False)
+]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="From this time: RFC 3339, a date, today, yesterday, 7d, 12h.",
+                             show_default=False)
+]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Before this time (exclusive); same forms as --since.",
+                                              show_default=False)]
+ProjectFilterOpt = Annotated[
+    list[str] | None, typer.Option("--project", "-p", help="Only these projects (repeatable).", show_default=False)
+]
+ProviderFilterOpt = Annotated[
+    list[str] | None, typer.Option("--provider", help="Only these providers (repeatable).", show_default=False)
+]
+ModelFilterOpt = Annotated[
+    list[str] | None, typer.Option("--model", help="Only these models (repeatable).", show_default=False)
+]
+TzOpt = Annotated[str | None, typer.Option("--tz", help="Time zone for days/weeks/months and bare dates "
+                                           "(IANA name, UTC or local; default report.timezone).",
+                                           show_default=False)]
+
+
+def zone(ctx: typer.Context, name: str | None) -> tuple[tzinfo, str]:
+    from ..timeutil import resolve_zone
+
+    chosen = name or settings(ctx)["report.timezone"]
+    tz = resolve_zone(chosen)
+    label = getattr(tz, "key", None) or (chosen if chosen != "local" else str(tz))
+    return tz, label
+
+
+def time_range(since: str | None, until: str | None, tz: tzinfo) -> tuple[datetime | None, datetime | None]:
+    from ..timeutil import parse_time_arg
+
+    start = parse_time_arg(since, tz) if since else None
+    end = parse_time_arg(until, tz) if until else None
+    if start and end and end <= start:
+        raise InvalidInput("--until must be later than --since")
+    return start, end
+
+
+def one_format(**flags: bool) -> str | None:
+    chosen = [name for name, on in flags.items() if on]
+    if len(chosen) > 1:
+        raise InvalidInput(f"choose one of --{' / --'.join(chosen)}")
+    return chosen[0] if chosen else None
+
+
+@contextmanager
+def text_target(path: Path | None) -> Iterator[IO[str]]:
+    if path is None or str(path) == "-":
+        yield sys.stdout
+        return
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "w", encoding="utf-8", newline="") as handle:
+        yield handle
+    tmp.replace(path)  # a crash never leaves half a report under the real name
+
+
+@contextmanager
+def binary_target(path: Path | None) -> Iterator[IO[bytes]]:
+    if path is None or str(path) == "-":
+        yield sys.stdout.buffer
+        return
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "wb") as handle:
+        yield handle
+    tmp.replace(path)
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask on a terminal; elsewhere require --yes (clig: never prompt without a TTY)."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InvalidInput(f"{question.rstrip('?')}: pass --yes to confirm")
+    if not typer.confirm(question, default=False, err=True):
+        from .. import output
+
+        output.info("aborted; nothing changed")
+        raise typer.Exit(1)
+
+
+def csv_list(values: list[str] | None) -> tuple[str, ...]:
+    """Repeatable options also accept comma-separated values."""
+    out: list[str] = []
+    for value in values or []:
+        out.extend(v.strip() for v in value.split(",") if v.strip())
+    return tuple(out)
+
+
+def plain(value: Any) -> str:
+    return "" if value is None else str(value)

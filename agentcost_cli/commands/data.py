@@ -1,0 +1,69 @@
+"""`agentcost export events`: stream raw events as CSV or JSON Lines."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .. import output
+from ._common import (
+    CsvOpt,
+    ModelFilterOpt,
+    OutputOpt,
+    ProjectFilterOpt,
+    ProviderFilterOpt,
+    QuietOpt,
+    SinceOpt,
+    TzOpt,
+    UntilOpt,
+    binary_target,
+    csv_list,
+    one_format,
+    open_store,
+    text_target,
+    time_range,
+    zone,
+)
+
+export_app = typer.Typer(help="Export stored data for spreadsheets and pipelines.", no_args_is_help=True)
+
+
+@export_app.command("events")
+def export_events(
+    ctx: typer.Context,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    tz: TzOpt = None,
+    project: ProjectFilterOpt = None,
+    provider: ProviderFilterOpt = None,
+    model: ModelFilterOpt = None,
+    csv_: CsvOpt = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="JSON Lines, one event per line (the default).")] = False,
+    out: OutputOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Stream raw events in time order, in constant memory; JSONL re-imports with `agentcost ingest`.
+
+    Example: agentcost export events --since 2026-11-01 --csv -o november.csv
+    """
+    from ..services.export import EXPORT_COLUMNS, export_rows
+    from ..store.base import EventFilter
+    from ..timeutil import format_utc
+
+    fmt = one_format(csv=csv_, jsonl=jsonl) or "jsonl"
+    tzinfo, _ = zone(ctx, tz)
+    start, end = time_range(since, until, tzinfo)
+    flt = EventFilter(
+        since=format_utc(start) if start else None, until=format_utc(end) if end else None,
+        projects=csv_list(project), providers=tuple(p.lower() for p in csv_list(provider)), models=csv_list(model),
+    )
+    rows = export_rows(open_store(ctx), flt)
+    if fmt == "csv":
+        with text_target(out) as target:
+            count = output.write_csv(EXPORT_COLUMNS, rows, target)
+    else:
+        with binary_target(out) as btarget:
+            count = output.write_jsonl(rows, btarget)
+    if not quiet and out is not None and str(out) != "-":
+        output.info(f"wrote {count:,} event(s) to {out}")

@@ -1,0 +1,96 @@
+"""`agentcost db migrate|status|backup|rebuild-rollups`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .. import output
+from ._common import JsonOpt, QuietOpt, YesOpt, confirm, settings
+
+if TYPE_CHECKING:
+    from ..store.base import Store
+
+db_app = typer.Typer(help="The store: schema migrations, status, online backups.", no_args_is_help=True)
+
+
+def _store(ctx: typer.Context, *, migrate: bool) -> Store:
+    from ..store import open_store
+
+    conf = settings(ctx)
+    store = open_store(conf["store.path"], synchronous=conf["store.synchronous"], migrate=migrate)
+    ctx.call_on_close(store.close)
+    return store
+
+
+@db_app.command("migrate")
+def db_migrate(ctx: typer.Context, quiet: QuietOpt = False) -> None:
+    """Apply pending schema migrations (every command also does this on open).
+
+    Example: agentcost db migrate
+    """
+    store = _store(ctx, migrate=False)
+    applied = store.migrate()
+    if not quiet:
+        output.info(f"applied {len(applied)} migration(s): {', '.join(applied)}" if applied
+                    else "schema is up to date")
+
+
+@db_app.command("status")
+def db_status(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """Where the store is, its migrations, and row counts.
+
+    Example: agentcost db status --json
+    """
+    store = _store(ctx, migrate=False)
+    status = store.migration_status()
+    counts = store.table_counts()
+    doc = {
+        "location": store.location,
+        "applied": [{"name": n, "applied_utc": t} for n, t in status.applied],
+        "pending": status.pending,
+        "tables": counts,
+    }
+    if json_:
+        output.write_json(doc)
+        return
+    con = output.console()
+    con.print(f"store: {store.location}", markup=False)
+    con.print(f"migrations: {len(status.applied)} applied, {len(status.pending)} pending"
+              + (f" ({', '.join(status.pending)})" if status.pending else ""), markup=False)
+    for name, count in sorted(counts.items()):
+        if not name.startswith("_"):
+            con.print(f"  {name:<20} {count:>12,}", markup=False)
+
+
+@db_app.command("backup")
+def db_backup(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="Where to write the copy.")],
+    yes: YesOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write a consistent copy of the store while it stays in use.
+
+    Example: agentcost db backup ~/backups/agentcost-$(date +%F).db
+    """
+    if path.exists():
+        confirm(f"{path} exists. Overwrite it?", yes)
+    store = _store(ctx, migrate=True)
+    store.backup(path)
+    if not quiet:
+        output.info(f"backed up {store.location} to {path}")
+
+
+@db_app.command("rebuild-rollups")
+def db_rebuild_rollups(ctx: typer.Context, quiet: QuietOpt = False) -> None:
+    """Recompute the report rollups from the raw events (normally never needed).
+
+    Example: agentcost db rebuild-rollups
+    """
+    store = _store(ctx, migrate=True)
+    store.rebuild_rollups()
+    if not quiet:
+        output.info("rollups rebuilt from events")

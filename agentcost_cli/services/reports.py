@@ -1,0 +1,186 @@
+"""`agentcost report`: sums per group, bucketed in the reader's time zone.
+
+Reads come from the hourly rollups; a UTC hour maps to exactly one local day in
+any zone whose offset is a whole number of hours. For other zones (India,
+Nepal, ...) and for `session` groups the same sums are taken from the events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from ..errors import InvalidInput
+from ..models import format_usd
+from ..store.base import EVENT_DIMENSIONS, SUM_COLUMNS, AggregateQuery, AggregateRow, EventFilter, Store
+from ..timeutil import format_utc
+
+TIME_DIMENSIONS = ("day", "week", "month")
+DIMENSIONS = (*TIME_DIMENSIONS, *EVENT_DIMENSIONS)
+# The JSON/CSV column order after the group keys. Documented in README; append only.
+METRIC_COLUMNS = (
+    "events", "requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens",
+    "output_tokens", "reasoning_tokens", "cost_usd", "unpriced_events",
+)
+_TOKEN_SUMS = tuple(c for c in SUM_COLUMNS if c not in ("cost_nanos", "unpriced_events"))
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    group_by: tuple[str, ...] = ("day",)
+    since: datetime | None = None
+    until: datetime | None = None
+    zone: tzinfo = UTC
+    zone_name: str = "UTC"
+    projects: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+
+
+@dataclass
+class Report:
+    group_by: list[str]
+    since: str | None
+    until: str | None
+    timezone: str
+    rows: list[dict[str, Any]]
+    totals: dict[str, Any]
+    unpriced_events: int
+    currency: str = "USD"
+    source: str = field(default="rollups")
+    zone: tzinfo = field(default=UTC, repr=False)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "group_by": self.group_by,
+            "since": self.since,
+            "until": self.until,
+            "timezone": self.timezone,
+            "currency": self.currency,
+            "rows": self.rows,
+            "totals": self.totals,
+            "unpriced_events": self.unpriced_events,
+        }
+
+
+def parse_group_by(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ("day",)
+    names = tuple(part.strip().lower() for part in text.split(",") if part.strip())
+    unknown = [n for n in names if n not in DIMENSIONS]
+    if unknown:
+        raise InvalidInput(f"cannot group by {unknown[0]!r}", hint=f"choose from: {', '.join(DIMENSIONS)}")
+    if len(set(names)) != len(names):
+        raise InvalidInput("a --by dimension is repeated")
+    return names
+
+
+def _bucket_label(moment_utc: datetime, zone: tzinfo, grain: str) -> str:
+    local = moment_utc.astimezone(zone)
+    if grain == "day":
+        return local.strftime("%Y-%m-%d")
+    if grain == "week":  # ISO weeks start on Monday; label by that Monday
+        start = local.date() - timedelta(days=local.weekday())
+        return start.isoformat()
+    return local.strftime("%Y-%m")
+
+
+def _parse_bucket(bucket: str) -> datetime:
+    if len(bucket) == 13:  # YYYY-MM-DDTHH
+        return datetime.strptime(bucket, "%Y-%m-%dT%H").replace(tzinfo=UTC)
+    return datetime.strptime(bucket, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+
+
+def _hour_aligned(moment: datetime | None) -> bool:
+    return moment is None or (moment.astimezone(UTC).minute == 0 and moment.second == 0 and moment.microsecond == 0)
+
+
+def build_report(store: Store, request: ReportRequest) -> Report:
+    time_dims = [d for d in request.group_by if d in TIME_DIMENSIONS]
+    other_dims = tuple(d for d in request.group_by if d not in TIME_DIMENSIONS)
+    flt = EventFilter(
+        since=format_utc(request.since) if request.since else None,
+        until=format_utc(request.until) if request.until else None,
+        projects=request.projects, providers=request.providers, models=request.models,
+    )
+    needs_events = "session" in other_dims or not (_hour_aligned(request.since) and _hour_aligned(request.until))
+    grain = None
+    if time_dims:
+        grain = "minute" if needs_events else "hour"
+    elif needs_events:
+        grain = "minute" if not (_hour_aligned(request.since) and _hour_aligned(request.until)) else None
+    rows = store.aggregate(AggregateQuery(flt, other_dims, grain))
+    if grain == "hour" and not _whole_hour_offsets(rows, request.zone):
+        grain = "minute"
+        rows = store.aggregate(AggregateQuery(flt, other_dims, grain))
+    merged: dict[tuple[Any, ...], dict[str, int]] = {}
+    label_cache: dict[str, tuple[str, ...]] = {}
+    for row in rows:
+        labels: tuple[str, ...] = ()
+        if time_dims and row.bucket is not None:
+            labels = label_cache.get(row.bucket) or ()
+            if not labels:
+                moment = _parse_bucket(row.bucket)
+                labels = label_cache[row.bucket] = tuple(_bucket_label(moment, request.zone, g) for g in time_dims)
+        key = _row_key(request.group_by, time_dims, labels, other_dims, row)
+        sums = merged.get(key)
+        if sums is None:
+            merged[key] = dict(row.sums)
+        else:
+            for column, value in row.sums.items():
+                sums[column] += value
+    out_rows = [_render_row(request.group_by, key, sums) for key, sums in merged.items()]
+    out_rows.sort(key=lambda r: _sort_key(r, request.group_by))
+    totals = dict.fromkeys(SUM_COLUMNS, 0)
+    for sums in merged.values():
+        for column, value in sums.items():
+            totals[column] += value
+    rendered_totals = _render_metrics(totals)
+    return Report(
+        group_by=list(request.group_by),
+        since=flt.since, until=flt.until, timezone=request.zone_name,
+        rows=out_rows, totals=rendered_totals, unpriced_events=totals["unpriced_events"],
+        source="events" if grain == "minute" or "session" in other_dims else "rollups",
+        zone=request.zone,
+    )
+
+
+def _whole_hour_offsets(rows: list[AggregateRow], zone: tzinfo) -> bool:
+    seen: set[str] = set()
+    for row in rows:
+        if row.bucket is None or row.bucket in seen:
+            continue
+        seen.add(row.bucket)
+        offset = _parse_bucket(row.bucket).astimezone(zone).utcoffset() or timedelta(0)
+        if offset.total_seconds() % 3600:
+            return False
+    return True
+
+
+def _row_key(group_by: tuple[str, ...], time_dims: list[str], labels: tuple[str, ...],
+             other_dims: tuple[str, ...], row: AggregateRow) -> tuple[Any, ...]:
+    values: dict[str, Any] = dict(zip(time_dims, labels, strict=False))
+    values.update(zip(other_dims, row.keys, strict=True))
+    return tuple(values.get(d) for d in group_by)
+
+
+def _render_metrics(sums: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {c: int(sums.get(c, 0)) for c in _TOKEN_SUMS}
+    out["cost_usd"] = format_usd(int(sums.get("cost_nanos", 0)))
+    out["unpriced_events"] = int(sums.get("unpriced_events", 0))
+    return out
+
+
+def _render_row(group_by: tuple[str, ...], key: tuple[Any, ...], sums: dict[str, int]) -> dict[str, Any]:
+    row: dict[str, Any] = dict(zip(group_by, key, strict=True))
+    row.update(_render_metrics(sums))
+    return row
+
+
+def _sort_key(row: dict[str, Any], group_by: tuple[str, ...]) -> tuple[Any, ...]:
+    # Time ascending; within a period the costliest first; names break ties so output is stable.
+    time_part = tuple(row[d] or "" for d in group_by if d in TIME_DIMENSIONS)
+    names = tuple(row[d] or "" for d in group_by if d not in TIME_DIMENSIONS)
+    return (*time_part, -Decimal(row["cost_usd"]), names)

@@ -1,0 +1,1 @@
+complete --command agentcost --no-files --arguments "(env _AGENTCOST_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) agentcost)" --condition "env _AGENTCOST_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) agentcost"
