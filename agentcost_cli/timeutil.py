@@ -22,7 +22,8 @@ def format_utc(moment: datetime) -> str:
 
 
 def parse_utc(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """Canonical text back to an aware datetime (fromisoformat is C; strptime is ~10x slower)."""
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
 def now_utc() -> str:
@@ -31,6 +32,13 @@ def now_utc() -> str:
 
 def _digits(text: str, positions: range) -> bool:
     return all("0" <= text[i] <= "9" for i in positions)
+
+
+def _check_calendar(canonical: str) -> None:
+    try:
+        datetime.fromisoformat(canonical[:-1])  # validates month, day, hour... in C
+    except ValueError as exc:
+        raise ValueError(f"timestamp {canonical!r}: {exc}") from None
 
 
 def normalize_timestamp(value: object) -> str:
@@ -54,12 +62,13 @@ def normalize_timestamp(value: object) -> str:
     # Fast paths for the two shapes that dominate real logs: already canonical,
     # and JavaScript's millisecond `toISOString()` (Claude Code, most SDKs).
     if (len(text) == CANONICAL_LEN and text[26] == "Z" and text[19] == "." and text[10] == "T"
-            and _digits(text, range(20, 26))):
-        parse_utc(text)  # validates the calendar fields
+            and text[4] == "-" and text[7] == "-" and _digits(text, range(20, 26))):
+        _check_calendar(text)
         return text
-    if len(text) == 24 and text[23] == "Z" and text[19] == "." and text[10] == "T" and _digits(text, range(20, 23)):
+    if (len(text) == 24 and text[23] == "Z" and text[19] == "." and text[10] == "T" and text[4] == "-"
+            and text[7] == "-" and _digits(text, range(20, 23))):
         canonical = text[:23] + "000Z"
-        parse_utc(canonical)
+        _check_calendar(canonical)
         return canonical
     try:
         moment = datetime.fromisoformat(text.replace("z", "Z"))

@@ -10,7 +10,7 @@ import orjson
 
 from ..models import TOKEN_FIELDS, UsageEvent
 from ..timeutil import normalize_timestamp
-from .base import Parser, RecordError, SourceContext, optional_text, string_map, token_count
+from .base import MAX_TOKENS, Parser, RecordError, SourceContext, optional_text, string_map, token_count
 
 NATIVE_FIELDS = (
     "id", "timestamp", "provider", "model", "project", *TOKEN_FIELDS, "requests", "latency_ms", "user",
@@ -19,6 +19,7 @@ NATIVE_FIELDS = (
 _KNOWN = frozenset(NATIVE_FIELDS)
 # Fields `agentcost export events` adds; accepted (and ignored) so an export re-imports cleanly.
 _EXPORT_ONLY = frozenset({"cost_usd", "cost_source", "pricing_revision", "model_ref", "source_format", "ingested_at"})
+_ALLOWED = _KNOWN | _EXPORT_ONLY
 
 
 def _decimal(value: Any, key: str) -> Decimal | None:
@@ -35,50 +36,85 @@ def _decimal(value: Any, key: str) -> Decimal | None:
     return number
 
 
+def _fast_text(record: Mapping[str, Any], key: str) -> str | None:
+    value = record.get(key)
+    # The common case (absent, or short text) without a function call per check.
+    if value is None or (type(value) is str and 0 < len(value) <= 512):
+        return value or None
+    return optional_text(record, key)
+
+
+def _fast_count(record: Mapping[str, Any], key: str, default: int = 0) -> int:
+    value = record.get(key)
+    if value is None:
+        return default
+    if type(value) is int and 0 <= value <= MAX_TOKENS:
+        return value
+    return token_count(record, key, default=default)
+
+
 def event_from_native(record: Mapping[str, Any], ctx: SourceContext) -> UsageEvent:
-    """Validate one native record. Unknown fields are errors: a typo must not drop tokens silently."""
-    unknown = [k for k in record if k not in _KNOWN and k not in _EXPORT_ONLY]
-    if unknown:
+    """Validate one native record. Unknown fields are errors: a typo must not drop tokens silently.
+
+    This runs once per event on the ingest hot path, so the checks take fast paths
+    for well-formed values and fall back to the general helpers for error messages.
+    """
+    if not _ALLOWED.issuperset(record):
+        unknown = [k for k in record if k not in _ALLOWED]
         raise RecordError(f"unknown field {unknown[0]!r}")
-    if record.get("timestamp") in (None, ""):
+    stamp = record.get("timestamp")
+    if stamp is None or stamp == "":
         raise RecordError("timestamp is required")
     try:
-        timestamp = normalize_timestamp(record["timestamp"])
+        timestamp = normalize_timestamp(stamp)
     except ValueError as exc:
         raise RecordError(str(exc)) from None
-    model = optional_text(record, "model")
+    model = _fast_text(record, "model")
     if not model:
         raise RecordError("model is required")
-    provider = optional_text(record, "provider") or ""
-    tokens = {name: token_count(record, name) for name in TOKEN_FIELDS}
-    if tokens["reasoning_tokens"] > tokens["output_tokens"]:
+    inp = _fast_count(record, "input_tokens")
+    cache_read = _fast_count(record, "cache_read_tokens")
+    cache_write = _fast_count(record, "cache_write_tokens")
+    cache_write_1h = _fast_count(record, "cache_write_1h_tokens")
+    out = _fast_count(record, "output_tokens")
+    reasoning = _fast_count(record, "reasoning_tokens")
+    if reasoning > out:
         raise RecordError("reasoning_tokens is part of output_tokens and cannot exceed it")
-    requests = token_count(record, "requests", default=1)
     latency = record.get("latency_ms")
     if latency is not None and (isinstance(latency, bool) or not isinstance(latency, int | float) or latency < 0):
         raise RecordError("latency_ms must be a non-negative number")
     metadata = record.get("metadata")
     if metadata is not None and not isinstance(metadata, Mapping):
         raise RecordError("metadata must be an object")
-    event_id = optional_text(record, "id")
+    tags = record.get("tags")
+    price_context = record.get("price_context")
+    reported = record.get("reported_cost_usd")
+    project = ctx.project or (_fast_text(record, "project") if record.get("project") is not None else None)
+    if project is not None and len(project) > 128:
+        raise RecordError("project is longer than 128 characters")
     return UsageEvent(
         timestamp=timestamp,
-        provider=provider,
+        provider=_fast_text(record, "provider") or "",
         model=model,
-        requests=requests,
-        id=event_id,
-        project=ctx.project or optional_text(record, "project", max_len=128),
+        input_tokens=inp,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        cache_write_1h_tokens=cache_write_1h,
+        output_tokens=out,
+        reasoning_tokens=reasoning,
+        requests=_fast_count(record, "requests", 1),
+        id=_fast_text(record, "id"),
+        project=project,
         latency_ms=None if latency is None else int(latency),
-        user=optional_text(record, "user"),
-        session=optional_text(record, "session"),
-        agent=optional_text(record, "agent"),
-        key_id=optional_text(record, "key_id"),
-        tags=string_map(record.get("tags"), "tags"),
-        price_context=string_map(record.get("price_context"), "price_context"),
-        reported_cost_usd=_decimal(record.get("reported_cost_usd"), "reported_cost_usd"),
+        user=_fast_text(record, "user"),
+        session=_fast_text(record, "session"),
+        agent=_fast_text(record, "agent"),
+        key_id=_fast_text(record, "key_id"),
+        tags=None if tags is None else string_map(tags, "tags"),
+        price_context=None if price_context is None else string_map(price_context, "price_context"),
+        reported_cost_usd=None if reported is None else _decimal(reported, "reported_cost_usd"),
         metadata=dict(metadata) if metadata else None,
         source="native",
-        **tokens,
     )
 
 

@@ -22,12 +22,12 @@ class Quote:
     model_ref: str
 
 
-def _has_time_of_day(model: Any) -> bool:
+def _time_of_day_constraints(model: Any) -> tuple[Any, ...]:
     constraints = []
     if isinstance(model.prices, list):
         constraints += [c.constraint for c in model.prices]
     constraints += [v.constraint for v in model.price_variants or ()]
-    return any(type(c).__name__ == "TimeOfDateConstraint" for c in constraints if c is not None)
+    return tuple(c for c in constraints if c is not None and type(c).__name__ == "TimeOfDateConstraint")
 
 
 def _is_fast(prices: Any) -> bool:
@@ -50,7 +50,7 @@ class Pricer:
             key = (override["provider"].lower(), override["model"].lower())
             self._overrides.setdefault(key, []).append(override)
         self._cards: dict[tuple[Any, ...], tuple[RateCard | None, Any]] = {}
-        self._time_of_day: dict[int, bool] = {}
+        self._time_of_day: dict[int, tuple[Any, ...]] = {}
 
     def override_for(self, provider: str, model_ref: str, raw_model: str, ts: str) -> dict[str, Any] | None:
         if not self._overrides:
@@ -81,14 +81,19 @@ class Pricer:
         marker = id(model)
         tod = self._time_of_day.get(marker)
         if tod is None:
-            tod = self._time_of_day[marker] = _has_time_of_day(model)
-        # Start-date prices change at UTC midnight, so a day is a safe cache key;
-        # time-of-day (off-peak) prices are not, so those models use the timestamp.
-        key = (marker, ctx, ts if tod else ts[:10], override_id)
+            tod = self._time_of_day[marker] = _time_of_day_constraints(model)
+        # Start-date prices change at UTC midnight, so a day is a safe cache key.
+        # Off-peak (time-of-day) prices also depend on which windows are active.
+        moment = None
+        windows: tuple[bool, ...] = ()
+        if tod:
+            moment = parse_utc(ts)
+            windows = tuple(c.active(moment) for c in tod)
+        key = (marker, ctx, ts[:10], override_id, windows)
         hit = self._cards.get(key)
         if hit is not None:
             return hit
-        moment = parse_utc(ts)
+        moment = moment or parse_utc(ts)
         prices = resolution.prices_at(moment, dict(ctx) if ctx else None)
         if _is_fast(prices):
             entry: tuple[RateCard | None, Any] = (

@@ -9,7 +9,7 @@ per event. tests/pricing/test_engine_vs_genai_prices.py holds the two equal.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 # Price keys whose usage we never report (modalities, tool calls, storage):
@@ -25,9 +25,6 @@ FAST_KEYS = frozenset(
 
 Rate = tuple[Decimal, tuple[tuple[int, Decimal], ...]]  # (base per unit, ((tier start, price), ...))
 
-ZERO = Decimal(0)
-THOUSAND = Decimal(1000)
-MILLION = Decimal(1_000_000)
 
 
 def is_fast_key(key: str) -> bool:
@@ -43,13 +40,39 @@ def _rate(value: Any) -> Rate | None:
     return (Decimal(value), ())
 
 
-def _pick(rate: Rate, prompt_total: int) -> Decimal:
+def _scaled(rates: list[Rate | None]) -> tuple[int, list[tuple[int, tuple[tuple[int, int], ...]] | None]]:
+    """The card's rates as integers over one power of ten, for exact integer arithmetic."""
+    places = 0
+    for rate in rates:
+        if rate is not None:
+            for value in (rate[0], *(p for _, p in rate[1])):
+                exponent = value.as_tuple().exponent
+                if isinstance(exponent, int):
+                    places = max(places, -exponent)
+    scale = 10**places
+    out: list[tuple[int, tuple[tuple[int, int], ...]] | None] = []
+    for rate in rates:
+        if rate is None:
+            out.append(None)
+        else:
+            out.append((int(rate[0] * scale), tuple((start, int(price * scale)) for start, price in rate[1])))
+    return scale, out
+
+
+def _pick_int(rate: tuple[int, tuple[tuple[int, int], ...]], prompt_total: int) -> int:
     base, tiers = rate
-    # Cliff semantics: once the whole prompt is over a tier's start, every token of the unit uses that tier.
     for start, price in reversed(tiers):
         if prompt_total > start:
             return price
     return base
+
+
+def _round_half_even(numerator: int, denominator: int) -> int:
+    quotient, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and quotient % 2):
+        quotient += 1
+    return quotient
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +86,16 @@ class RateCard:
     output: Rate | None
     reasoning: Rate | None  # only when the model bills reasoning apart from output
     requests_kcount: Rate | None
+    # The same rates as integers over `_scale`: the hot path multiplies ints, which is
+    # exact (rates are finite decimals) and several times faster than Decimal.
+    _scale: int = 1
+    _ints: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        scale, ints = _scaled([self.input, self.cache_read, self.cache_write, self.cache_write_1h, self.output,
+                               self.reasoning, self.requests_kcount])
+        object.__setattr__(self, "_scale", scale)
+        object.__setattr__(self, "_ints", tuple(ints))
 
     @classmethod
     def from_prices(cls, prices: Any, overrides: dict[str, Any] | None = None) -> RateCard:
@@ -107,25 +140,27 @@ class RateCard:
     ) -> int:
         """Exact cost in nano-USD, rounded half-even once, at the end."""
         prompt = input_tokens + cache_read_tokens + cache_write_tokens + cache_write_1h_tokens
-        total = ZERO  # USD per MTok x tokens
-        if input_tokens and self.input:
-            total += input_tokens * _pick(self.input, prompt)
-        if cache_read_tokens and self.cache_read:
-            total += cache_read_tokens * _pick(self.cache_read, prompt)
-        if cache_write_tokens and self.cache_write:
-            total += cache_write_tokens * _pick(self.cache_write, prompt)
-        if cache_write_1h_tokens and self.cache_write_1h:
-            total += cache_write_1h_tokens * _pick(self.cache_write_1h, prompt)
+        inp, read, write, write_1h, out, reasoning, per_request = self._ints
+        total = 0  # (USD per MTok x scale) x tokens
+        if input_tokens and inp:
+            total += input_tokens * _pick_int(inp, prompt)
+        if cache_read_tokens and read:
+            total += cache_read_tokens * _pick_int(read, prompt)
+        if cache_write_tokens and write:
+            total += cache_write_tokens * _pick_int(write, prompt)
+        if cache_write_1h_tokens and write_1h:
+            total += cache_write_1h_tokens * _pick_int(write_1h, prompt)
         if output_tokens:
-            if self.reasoning and reasoning_tokens:
-                total += reasoning_tokens * _pick(self.reasoning, prompt)
+            if reasoning and reasoning_tokens:
+                total += reasoning_tokens * _pick_int(reasoning, prompt)
                 output_tokens -= reasoning_tokens
-            if self.output:
-                total += output_tokens * _pick(self.output, prompt)
-        nanos = total * THOUSAND  # per-MTok x tokens / 1e6 USD = x 1e3 nano-USD
-        if requests and self.requests_kcount:
-            nanos += requests * _pick(self.requests_kcount, prompt) * MILLION
-        return int(nanos.to_integral_value(rounding=ROUND_HALF_EVEN))
+            if out:
+                total += output_tokens * _pick_int(out, prompt)
+        # per-MTok x tokens / 1e6 USD = x 1e3 nano-USD; per-1000-requests x n / 1e3 USD = x 1e6 nano-USD
+        numerator = total * 1000
+        if requests and per_request:
+            numerator += requests * _pick_int(per_request, prompt) * 1_000_000
+        return _round_half_even(numerator, self._scale)
 
     def describe(self) -> dict[str, Any]:
         """Rates as decimal strings (per MTok; requests per 1000), tiers included, for `pricing show`."""
