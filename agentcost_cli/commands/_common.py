@@ -50,9 +50,17 @@ def open_store(ctx: typer.Context) -> Store:
     st = state(ctx)
     if st._store is None:
         conf = settings(ctx)
-        st._store = _open(conf["store.path"], synchronous=conf["store.synchronous"])
+        st._store = _open(conf["store.path"], synchronous=conf["store.synchronous"], rollup_zone=rollup_zone(ctx))
         ctx.find_root().call_on_close(st._store.close)
     return st._store
+
+
+def rollup_zone(ctx: typer.Context) -> str:
+    """The zone a new store's daily rollup uses: the configured report zone (its IANA name)."""
+    from ..services.reports import zone_key
+
+    tz, _ = zone(ctx, None)
+    return zone_key(tz) or "UTC"
 
 
 # -- shared options (one spelling per idea across every command) ------------------

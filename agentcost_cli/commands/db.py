@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .. import output
-from ._common import JsonOpt, QuietOpt, YesOpt, confirm, settings
+from ._common import JsonOpt, QuietOpt, YesOpt, confirm, rollup_zone, settings
 
 if TYPE_CHECKING:
     from ..store.base import Store
@@ -20,7 +20,8 @@ def _store(ctx: typer.Context, *, migrate: bool) -> Store:
     from ..store import open_store
 
     conf = settings(ctx)
-    store = open_store(conf["store.path"], synchronous=conf["store.synchronous"], migrate=migrate)
+    store = open_store(conf["store.path"], synchronous=conf["store.synchronous"], migrate=migrate,
+                       rollup_zone=rollup_zone(ctx))
     ctx.call_on_close(store.close)
     return store
 
@@ -49,6 +50,7 @@ def db_status(ctx: typer.Context, json_: JsonOpt = False) -> None:
     counts = store.table_counts()
     doc = {
         "location": store.location,
+        "rollup_zone": store.rollup_zone if not status.pending else None,
         "applied": [{"name": n, "applied_utc": t} for n, t in status.applied],
         "pending": status.pending,
         "tables": counts,
@@ -58,6 +60,8 @@ def db_status(ctx: typer.Context, json_: JsonOpt = False) -> None:
         return
     con = output.console()
     con.print(f"store: {store.location}", markup=False)
+    if doc["rollup_zone"]:
+        con.print(f"daily rollup zone: {doc['rollup_zone']}", markup=False)
     con.print(f"migrations: {len(status.applied)} applied, {len(status.pending)} pending"
               + (f" ({', '.join(status.pending)})" if status.pending else ""), markup=False)
     for name, count in sorted(counts.items()):
@@ -94,3 +98,35 @@ def db_rebuild_rollups(ctx: typer.Context, quiet: QuietOpt = False) -> None:
     store.rebuild_rollups()
     if not quiet:
         output.info("rollups rebuilt from events")
+
+
+@db_app.command("rollup-zone")
+def db_rollup_zone(
+    ctx: typer.Context,
+    zone_name: Annotated[str | None, typer.Argument(help="IANA zone (e.g. Europe/Paris) or UTC; omit to show it.",
+                                                    show_default=False)] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Show or change the zone the daily rollup cuts days in.
+
+    Example: agentcost db rollup-zone Europe/Paris
+
+    Reports in this zone (by day, week, month, project, provider, model) read the compact
+    daily rollup; other zones read the hourly one. New stores take report.timezone.
+    """
+    from ..timeutil import resolve_zone
+
+    store = _store(ctx, migrate=True)
+    if zone_name is None:
+        typer.echo(store.rollup_zone)
+        return
+    from ..services.reports import zone_key
+
+    key = zone_key(resolve_zone(zone_name))
+    if key is None:
+        from ..errors import InvalidInput
+
+        raise InvalidInput(f"{zone_name!r} has no IANA name", hint="name the zone, e.g. Europe/Paris")
+    store.set_rollup_zone(key)
+    if not quiet:
+        output.info(f"daily rollup now cuts days in {key} (rebuilt)")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .. import output
-from ._common import QuietOpt
+from ._common import QuietOpt, rollup_zone
 
 
 def register(app: typer.Typer) -> None:
@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         target = db or paths.data_dir() / "demo.db"
         for suffix in ("", "-wal", "-shm"):
             Path(str(target) + suffix).unlink(missing_ok=True)
-        store = open_store(target)
+        store = open_store(target, rollup_zone=rollup_zone(ctx))
         ctx.call_on_close(store.close)
         summary = build_demo_store(store, events=events, seed=seed)
         if not quiet:

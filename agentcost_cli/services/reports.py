@@ -8,13 +8,22 @@ Nepal, ...) and for `session` groups the same sums are taken from the events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from ..errors import InvalidInput
 from ..models import format_usd
-from ..store.base import EVENT_DIMENSIONS, SUM_COLUMNS, AggregateQuery, AggregateRow, EventFilter, Store
+from ..store.base import (
+    DAILY_DIMENSIONS,
+    EVENT_DIMENSIONS,
+    HOURLY_DIMENSIONS,
+    SUM_COLUMNS,
+    AggregateQuery,
+    AggregateRow,
+    EventFilter,
+    Store,
+)
 from ..timeutil import format_utc
 
 TIME_DIMENSIONS = ("day", "week", "month")
@@ -49,7 +58,7 @@ class Report:
     totals: dict[str, Any]
     unpriced_events: int
     currency: str = "USD"
-    source: str = field(default="rollups")
+    source: str = field(default="daily")  # daily, hourly or events: where the sums came from
     zone: tzinfo = field(default=UTC, repr=False)
 
     def as_json(self) -> dict[str, Any]:
@@ -97,6 +106,53 @@ def _hour_aligned(moment: datetime | None) -> bool:
     return moment is None or (moment.astimezone(UTC).minute == 0 and moment.second == 0 and moment.microsecond == 0)
 
 
+def zone_key(zone: tzinfo) -> str | None:
+    """The IANA name of a zone (UTC for UTC), or None for a bare fixed offset."""
+    if zone is UTC:
+        return "UTC"
+    key = getattr(zone, "key", None)
+    return "UTC" if key in ("Etc/UTC", "UTC", "Etc/UCT", "Universal", "Zulu") else key
+
+
+_NOT_MIDNIGHT = "not a local midnight"
+
+
+def _local_midnight(moment: datetime | None, zone: tzinfo) -> str | None:
+    """The local date when `moment` is a local midnight, None for no bound, else _NOT_MIDNIGHT."""
+    if moment is None:
+        return None
+    local = moment.astimezone(zone)
+    if (local.hour, local.minute, local.second, local.microsecond) != (0, 0, 0, 0):
+        return _NOT_MIDNIGHT
+    return local.strftime("%Y-%m-%d")
+
+
+def _daily_rows(store: Store, request: ReportRequest, other_dims: tuple[str, ...]) -> list[AggregateRow] | None:
+    """Rows from the daily rollup when it can answer exactly, else None."""
+    if set(other_dims) - set(DAILY_DIMENSIONS) or zone_key(request.zone) != store.rollup_zone:
+        return None
+    since_day = _local_midnight(request.since, request.zone)
+    until_day = _local_midnight(request.until, request.zone)
+    if _NOT_MIDNIGHT in (since_day, until_day):
+        return None
+    flt = EventFilter(since=since_day, until=until_day, projects=request.projects,
+                      providers=request.providers, models=request.models)
+    return store.aggregate(AggregateQuery(flt, other_dims, "day"))
+
+
+def _day_labels(day: str, grains: list[str]) -> tuple[str, ...]:
+    out = []
+    for grain in grains:
+        if grain == "day":
+            out.append(day)
+        elif grain == "week":
+            moment = date.fromisoformat(day)
+            out.append((moment - timedelta(days=moment.weekday())).isoformat())
+        else:
+            out.append(day[:7])
+    return tuple(out)
+
+
 def build_report(store: Store, request: ReportRequest) -> Report:
     time_dims = [d for d in request.group_by if d in TIME_DIMENSIONS]
     other_dims = tuple(d for d in request.group_by if d not in TIME_DIMENSIONS)
@@ -105,16 +161,21 @@ def build_report(store: Store, request: ReportRequest) -> Report:
         until=format_utc(request.until) if request.until else None,
         projects=request.projects, providers=request.providers, models=request.models,
     )
-    needs_events = "session" in other_dims or not (_hour_aligned(request.since) and _hour_aligned(request.until))
-    grain = None
-    if time_dims:
-        grain = "minute" if needs_events else "hour"
-    elif needs_events:
-        grain = "minute" if not (_hour_aligned(request.since) and _hour_aligned(request.until)) else None
-    rows = store.aggregate(AggregateQuery(flt, other_dims, grain))
-    if grain == "hour" and not _whole_hour_offsets(rows, request.zone):
-        grain = "minute"
-        rows = store.aggregate(AggregateQuery(flt, other_dims, grain))
+    # The cheapest source that answers exactly: the daily rollup, the hourly one, the events.
+    daily = _daily_rows(store, request, other_dims)
+    if daily is not None:
+        return _assemble(request, flt, time_dims, other_dims, daily, "daily", day_buckets=True)
+    aligned = _hour_aligned(request.since) and _hour_aligned(request.until)
+    if aligned and not set(other_dims) - set(HOURLY_DIMENSIONS):
+        rows = store.aggregate(AggregateQuery(flt, other_dims, "hour"))
+        if not time_dims or _whole_hour_offsets(rows, request.zone):
+            return _assemble(request, flt, time_dims, other_dims, rows, "hourly", day_buckets=False)
+    rows = store.aggregate(AggregateQuery(flt, other_dims, "minute" if time_dims else None))
+    return _assemble(request, flt, time_dims, other_dims, rows, "events", day_buckets=False)
+
+
+def _assemble(request: ReportRequest, flt: EventFilter, time_dims: list[str], other_dims: tuple[str, ...],
+              rows: list[AggregateRow], source: str, *, day_buckets: bool) -> Report:
     merged: dict[tuple[Any, ...], dict[str, int]] = {}
     label_cache: dict[str, tuple[str, ...]] = {}
     for row in rows:
@@ -122,8 +183,12 @@ def build_report(store: Store, request: ReportRequest) -> Report:
         if time_dims and row.bucket is not None:
             labels = label_cache.get(row.bucket) or ()
             if not labels:
-                moment = _parse_bucket(row.bucket)
-                labels = label_cache[row.bucket] = tuple(_bucket_label(moment, request.zone, g) for g in time_dims)
+                if day_buckets:
+                    labels = _day_labels(row.bucket, time_dims)
+                else:
+                    moment = _parse_bucket(row.bucket)
+                    labels = tuple(_bucket_label(moment, request.zone, g) for g in time_dims)
+                label_cache[row.bucket] = labels
         key = _row_key(request.group_by, time_dims, labels, other_dims, row)
         sums = merged.get(key)
         if sums is None:
@@ -142,7 +207,7 @@ def build_report(store: Store, request: ReportRequest) -> Report:
         group_by=list(request.group_by),
         since=flt.since, until=flt.until, timezone=request.zone_name,
         rows=out_rows, totals=rendered_totals, unpriced_events=totals["unpriced_events"],
-        source="events" if grain == "minute" or "session" in other_dims else "rollups",
+        source=source,
         zone=request.zone,
     )
 

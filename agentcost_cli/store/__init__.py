@@ -9,8 +9,12 @@ if TYPE_CHECKING:
     from .base import Store
 
 
-def open_store(location: str | Path, *, synchronous: str = "FULL", migrate: bool = True) -> Store:
+def open_store(location: str | Path, *, synchronous: str = "FULL", migrate: bool = True,
+               rollup_zone: str = "UTC") -> Store:
     """Open the store at `location` (a SQLite path today; a postgresql:// URL later).
+
+    `rollup_zone` (an IANA name or UTC) is where a new store's daily rollup cuts days;
+    an existing store keeps the zone it was created with (`agentcost db rollup-zone`).
 
     Raises:
         StoreError: the store cannot be opened, or its schema is newer than this program.
@@ -25,7 +29,7 @@ def open_store(location: str | Path, *, synchronous: str = "FULL", migrate: bool
             "PostgreSQL stores are not supported by this version",
             hint="use a SQLite path for store.path",
         )
-    store = SqliteStore(Path(text).expanduser(), synchronous=synchronous)
+    store = SqliteStore(Path(text).expanduser(), synchronous=synchronous, rollup_zone=rollup_zone)
     if migrate:
         store.migrate()
     return store

@@ -16,8 +16,9 @@ from typing import Any
 from ..models import InsertResult, PricedEvent
 
 # Dimensions a report can group by, and whether the hourly rollup carries them.
-ROLLUP_DIMENSIONS = ("project", "provider", "model", "key", "user", "agent")
-EVENT_DIMENSIONS = (*ROLLUP_DIMENSIONS, "session")
+DAILY_DIMENSIONS = ("project", "provider", "model", "key", "user", "agent")
+HOURLY_DIMENSIONS = ("project", "provider", "model")
+EVENT_DIMENSIONS = (*DAILY_DIMENSIONS, "session")
 
 SUM_COLUMNS = (
     "events",
@@ -46,9 +47,16 @@ class EventFilter:
 
 @dataclass(frozen=True)
 class AggregateQuery:
+    """What to sum, and from where (`time_grain`):
+    - "day": the daily rollup (days in the store's `rollup_zone`; DAILY_DIMENSIONS;
+      filter.since/until are then local dates, YYYY-MM-DD, until exclusive);
+    - "hour": the hourly rollup (UTC hours; HOURLY_DIMENSIONS);
+    - "minute": the raw events bucketed by minute; None: the raw events, one bucket.
+    """
+
     filter: EventFilter
     dimensions: tuple[str, ...] = ()  # subset of EVENT_DIMENSIONS
-    time_grain: str | None = None  # None, "hour" (from rollups) or "minute" (from events)
+    time_grain: str | None = None
 
 
 @dataclass
@@ -58,6 +66,16 @@ class AggregateRow:
     bucket: str | None
     keys: tuple[str | None, ...]
     sums: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class PreparedBatch:
+    """Events as plain rows, made by `Store.prepare` (which needs no connection, so it can
+    run in a worker process: tuples pickle about 7x faster than the event objects).
+    The row layout belongs to the backend that made it."""
+
+    rows: list[tuple[Any, ...]]
+    larger_wins: list[bool] | None = None  # per row: a stored copy with fewer tokens is replaced
 
 
 @dataclass(frozen=True)
@@ -100,6 +118,15 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    @property
+    def rollup_zone(self) -> str:
+        """The time zone the daily rollup cuts days in."""
+        return "UTC"
+
+    def set_rollup_zone(self, name: str) -> None:
+        """Cut the daily rollup's days in another zone (rebuilds it)."""
+        raise NotImplementedError
+
     def table_counts(self) -> dict[str, int]:
         """Row counts per table, for `agentcost db status`."""
         return {}
@@ -109,13 +136,23 @@ class Store(ABC):
         """A write transaction; nested use joins the outer one. Rolls back on any exception."""
 
     # -- events ----------------------------------------------------------
-    @abstractmethod
     def insert_events(self, events: Sequence[PricedEvent], *, ingested_utc: str) -> InsertResult:
         """Insert events that are new for their (project, dedupe key) and fold them into the rollups.
 
-        Duplicates, in the store or within `events`, are skipped and counted; the first one wins.
+        Duplicates, in the store or within `events`, are skipped and counted; the first one wins
+        (or, for events marked `replace_if_larger`, the one with the most tokens).
         Must be called inside `transaction()` so that a batch and its rollups commit together.
         """
+        return self.insert_prepared(self.prepare(events, ingested_utc=ingested_utc))
+
+    @staticmethod
+    @abstractmethod
+    def prepare(events: Sequence[PricedEvent], *, ingested_utc: str) -> PreparedBatch:
+        """Turn events into rows for `insert_prepared`; pure, so any process can do it."""
+
+    @abstractmethod
+    def insert_prepared(self, batch: PreparedBatch) -> InsertResult:
+        """`insert_events` for rows made by `prepare`. Must be called inside `transaction()`."""
 
     @abstractmethod
     def aggregate(self, query: AggregateQuery) -> list[AggregateRow]:

@@ -13,14 +13,19 @@ import orjson
 
 from ..errors import StoreError
 from ..models import InsertResult, PricedEvent
-from ..timeutil import now_utc
+from ..timeutil import now_utc, parse_utc
+from . import zones
 from .base import (
+    DAILY_DIMENSIONS,
+    EVENT_DIMENSIONS,
+    HOURLY_DIMENSIONS,
     SUM_COLUMNS,
     AggregateQuery,
     AggregateRow,
     Cursor,
     EventFilter,
     MigrationStatus,
+    PreparedBatch,
     Store,
 )
 from .migrations.sqlite import MIGRATIONS
@@ -72,21 +77,35 @@ DIMENSION_SQL = {
     "session": "x.session_id",
 }
 
-_ROLLUP_KEYS = "project_id, hour_utc, provider, model, key_id, user_name, agent"
 _ROLLUP_SUMS = (
     "count(*), sum(requests), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens),"
     " sum(cache_write_1h_tokens), sum(output_tokens), sum(reasoning_tokens),"
     " coalesce(sum(cost_nanos), 0), sum(cost_nanos IS NULL)"
-)  # column names are unqualified so the same text serves the fold and the events scan
-FOLD_ROLLUP_SQL = f"""
-    INSERT INTO usage_hourly ({_ROLLUP_KEYS}, {", ".join(SUM_COLUMNS)})
-    SELECT project_id, substr(ts_utc, 1, 13), provider, model, coalesce(key_id, ''),
-           coalesce(user_name, ''), coalesce(agent, ''), {_ROLLUP_SUMS}
+)  # column names are unqualified so the same text serves the folds and the events scan
+_ADD_SUMS = ", ".join(f"{c} = {c} + excluded.{c}" for c in SUM_COLUMNS)
+_HOURLY_KEYS = "hour_utc, project_id, provider, model"
+FOLD_HOURLY_SQL = f"""
+    INSERT INTO usage_hourly ({_HOURLY_KEYS}, {", ".join(SUM_COLUMNS)})
+    SELECT substr(ts_utc, 1, 13), project_id, provider, model, {_ROLLUP_SUMS}
+    FROM events WHERE {{where}}
+    GROUP BY 1, 2, 3, 4
+    ON CONFLICT ({_HOURLY_KEYS}) DO UPDATE SET {_ADD_SUMS}
+"""
+_DAILY_KEYS = "day, project_id, provider, model, key_id, user_name, agent"
+FOLD_DAILY_SQL = f"""
+    INSERT INTO usage_daily ({_DAILY_KEYS}, {", ".join(SUM_COLUMNS)})
+    SELECT {{day}}, project_id, provider, model, coalesce(key_id, ''), coalesce(user_name, ''),
+           coalesce(agent, ''), {_ROLLUP_SUMS}
     FROM events WHERE {{where}}
     GROUP BY 1, 2, 3, 4, 5, 6, 7
-    ON CONFLICT ({_ROLLUP_KEYS}) DO UPDATE SET
-    {", ".join(f"{c} = {c} + excluded.{c}" for c in SUM_COLUMNS)}
+    ON CONFLICT ({_DAILY_KEYS}) DO UPDATE SET {_ADD_SUMS}
 """
+_MOVE_SUMS = (
+    "input_tokens = input_tokens + ?, cache_read_tokens = cache_read_tokens + ?,"
+    " cache_write_tokens = cache_write_tokens + ?, cache_write_1h_tokens = cache_write_1h_tokens + ?,"
+    " output_tokens = output_tokens + ?, reasoning_tokens = reasoning_tokens + ?,"
+    " cost_nanos = cost_nanos + ?, unpriced_events = unpriced_events + ?"
+)
 
 
 # Columns read when a larger copy may replace a stored event (see _merge_larger).
@@ -102,7 +121,18 @@ def _json(value: Any) -> str | None:
     return orjson.dumps(value).decode() if value else None
 
 
-def event_row(item: PricedEvent, project_id: int, ingested_utc: str) -> tuple[Any, ...]:
+# Positions in a prepared row (EVENT_COLUMNS order; the project is a slug until insert).
+R_PROJECT, R_KEY, R_TS = 0, 1, 2
+R_TOKENS = slice(6, 12)
+R_COST, R_SOURCE, R_REV = 22, 23, 24
+
+
+def _total(row: tuple[Any, ...]) -> int:
+    """Prompt plus output tokens (reasoning is part of output)."""
+    return int(row[6] + row[7] + row[8] + row[9] + row[10])
+
+
+def event_row(item: PricedEvent, project: Any, ingested_utc: str) -> tuple[Any, ...]:
     e = item.event
     reported = None
     if e.reported_cost_usd is not None:
@@ -110,7 +140,7 @@ def event_row(item: PricedEvent, project_id: int, ingested_utc: str) -> tuple[An
 
         reported = usd_to_nanos(e.reported_cost_usd)
     return (
-        project_id,
+        project,
         item.dedupe_key,
         e.timestamp,
         item.provider,
@@ -141,9 +171,12 @@ def event_row(item: PricedEvent, project_id: int, ingested_utc: str) -> tuple[An
 
 
 class SqliteStore(Store):
-    def __init__(self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10_000) -> None:
+    def __init__(self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10_000,
+                 rollup_zone: str = "UTC") -> None:
         self.path = path
         self.location = str(path)
+        self._requested_zone = rollup_zone
+        self._zone_name: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so nothing commits behind our back.
@@ -207,9 +240,51 @@ class SqliteStore(Store):
             with self.transaction():
                 for statement in statements:
                     self.conn.execute(statement)
+                if name == "m002_daily_rollup":  # existing events (a store from before these rollups)
+                    self.conn.execute(FOLD_HOURLY_SQL.format(where="1"))
+                    self._fold_daily("1", ())
                 self.conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} VALUES (?, ?)", (name, now_utc()))
             done.append(name)
         return done
+
+    # -- the daily rollup's zone ------------------------------------------
+    @property
+    def rollup_zone(self) -> str:
+        """The zone usage_daily cuts days in: chosen when the store is created, kept in meta."""
+        if self._zone_name is None:
+            stored = self.conn.execute("SELECT value FROM meta WHERE key = 'rollup.zone'").fetchone() \
+                if self._has_table("meta") else None
+            if stored is None:
+                self._zone_name = self._requested_zone
+                if self._has_table("meta"):
+                    self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('rollup.zone', ?)", (self._zone_name,))
+            else:
+                self._zone_name = str(stored[0])
+        return self._zone_name
+
+    def set_rollup_zone(self, name: str) -> None:
+        """Cut the daily rollup's days in another zone (rebuilds it)."""
+        zones.zone_named(name)  # raises for unknown names
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO meta VALUES ('rollup.zone', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (name,),
+            )
+            self._zone_name = name
+            self.conn.execute("DELETE FROM usage_daily")
+            self._fold_daily("1", ())
+
+    def _has_table(self, name: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
+
+    def _fold_daily(self, where: str, params: Sequence[Any]) -> None:
+        """Add the events matching `where` into usage_daily."""
+        bounds = self.conn.execute(f"SELECT min(ts_utc), max(ts_utc) FROM events WHERE {where}", params).fetchone()
+        if bounds[0] is None:
+            return
+        zone = zones.zone_named(self.rollup_zone)
+        day = zones.local_day_sql(zone, parse_utc(bounds[0]), parse_utc(bounds[1]))
+        self.conn.execute(FOLD_DAILY_SQL.format(day=day, where=where), params)
 
     def migration_status(self) -> MigrationStatus:
         applied = self._applied()
@@ -242,98 +317,104 @@ class SqliteStore(Store):
         return {name: db[name].count for name in db.table_names()}
 
     # -- events ----------------------------------------------------------
-    def insert_events(self, events: Sequence[PricedEvent], *, ingested_utc: str) -> InsertResult:
-        if not events:
+    @staticmethod
+    def prepare(events: Sequence[PricedEvent], *, ingested_utc: str) -> PreparedBatch:
+        rows = [event_row(item, item.project, ingested_utc) for item in events]
+        larger = [item.replace_if_larger for item in events] if any(i.replace_if_larger for i in events) else None
+        return PreparedBatch(rows, larger)
+
+    def insert_prepared(self, batch: PreparedBatch) -> InsertResult:
+        if not batch.rows:
             return InsertResult()
         if not self._depth:
-            raise StoreError("insert_events must run inside a transaction")
-        ids = self.project_ids(sorted({item.project for item in events}))
+            raise StoreError("inserts must run inside a transaction")
+        ids = self.project_ids(sorted({row[R_PROJECT] for row in batch.rows}))
         result = InsertResult()
-        if any(item.replace_if_larger for item in events):
-            events = self._merge_larger(events, ids, result)
+        rows = batch.rows
+        if batch.larger_wins is not None:
+            rows = self._merge_larger(rows, batch.larger_wins, ids, result)
+        rows = [(ids[row[R_PROJECT]], *row[1:]) for row in rows]
         before = self.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
-        cursor = self.conn.executemany(
-            INSERT_EVENT_SQL, [event_row(item, ids[item.project], ingested_utc) for item in events]
-        )
-        added = cursor.rowcount
+        added = self.conn.executemany(INSERT_EVENT_SQL, rows).rowcount
         if added:
             # New rows are exactly those above the old max id (rowids grow while we hold the write lock).
-            self.conn.execute(FOLD_ROLLUP_SQL.format(where="id > ?"), (before,))
+            self.conn.execute(FOLD_HOURLY_SQL.format(where="id > ?"), (before,))
+            self._fold_daily("id > ?", (before,))
             result.unpriced_added = self.conn.execute(
                 "SELECT count(*) FROM events WHERE id > ? AND cost_nanos IS NULL", (before,)
             ).fetchone()[0]
         result.added = added
-        result.duplicates += len(events) - added
+        result.duplicates += len(rows) - added
         return result
 
-    def _merge_larger(self, events: Sequence[PricedEvent], ids: dict[str, int],
-                      result: InsertResult) -> list[PricedEvent]:
-        """Apply "the copy with the most tokens wins" to the events that ask for it.
+    def _merge_larger(self, rows: list[tuple[Any, ...]], larger_wins: list[bool], ids: dict[str, int],
+                      result: InsertResult) -> list[tuple[Any, ...]]:
+        """Apply "the copy with the most tokens wins" to the rows that ask for it.
 
         Returns what is left to insert normally. A stored copy with fewer tokens is
-        updated in place, and its rollup row is moved by the difference.
+        updated in place, and its rollup rows are moved by the difference.
         """
-        plain: list[PricedEvent] = []
-        best: dict[tuple[str, str], PricedEvent] = {}
-        for item in events:
-            if not item.replace_if_larger:
-                plain.append(item)
+        plain: list[tuple[Any, ...]] = []
+        best: dict[tuple[str, str], tuple[Any, ...]] = {}
+        for row, larger in zip(rows, larger_wins, strict=True):
+            if not larger:
+                plain.append(row)
                 continue
-            key = (item.project, item.dedupe_key)
+            key = (row[R_PROJECT], row[R_KEY])
             held = best.get(key)
             if held is None:
-                best[key] = item
+                best[key] = row
             else:
                 result.duplicates += 1
-                if item.total_tokens > held.total_tokens:
-                    best[key] = item
-        by_project: dict[str, list[PricedEvent]] = {}
-        for (project, _), item in best.items():
-            by_project.setdefault(project, []).append(item)
+                if _total(row) > _total(held):
+                    best[key] = row
+        by_project: dict[str, list[tuple[Any, ...]]] = {}
+        for (project, _), row in best.items():
+            by_project.setdefault(project, []).append(row)
         for project, items in by_project.items():
             for start in range(0, len(items), 500):
                 chunk = items[start:start + 500]
-                stored = {row[1]: row for row in self.conn.execute(
+                stored = {found[1]: found for found in self.conn.execute(
                     f"SELECT id, dedupe_key, {_MERGE_COLUMNS} FROM events WHERE project_id = ?"
                     f" AND dedupe_key IN ({', '.join('?' * len(chunk))})",
-                    [ids[project], *(item.dedupe_key for item in chunk)],
+                    [ids[project], *(row[R_KEY] for row in chunk)],
                 )}
-                for item in chunk:
-                    row = stored.get(item.dedupe_key)
-                    if row is None:
-                        plain.append(item)
+                for row in chunk:
+                    found = stored.get(row[R_KEY])
+                    if found is None:
+                        plain.append(row)
                         continue
                     result.duplicates += 1
-                    if item.total_tokens > sum(row[_TOKEN_SLICE][:5]):
-                        self._replace(ids[project], row, item)
+                    if _total(row) > sum(found[_TOKEN_SLICE][:5]):
+                        self._replace(ids[project], found, row)
                         result.replaced += 1
         return plain
 
-    def _replace(self, project_id: int, row: tuple[Any, ...], item: PricedEvent) -> None:
-        e = item.event
-        new_tokens = (e.input_tokens, e.cache_read_tokens, e.cache_write_tokens, e.cache_write_1h_tokens,
-                      e.output_tokens, e.reasoning_tokens)
-        old_tokens = row[_TOKEN_SLICE]
-        old_cost = row[_COST_INDEX]
+    def _replace(self, project_id: int, found: tuple[Any, ...], row: tuple[Any, ...]) -> None:
+        new_tokens = row[R_TOKENS]
+        old_tokens = found[_TOKEN_SLICE]
+        old_cost, new_cost = found[_COST_INDEX], row[R_COST]
         self.conn.execute(
             "UPDATE events SET input_tokens = ?, cache_read_tokens = ?, cache_write_tokens = ?,"
             " cache_write_1h_tokens = ?, output_tokens = ?, reasoning_tokens = ?, cost_nanos = ?,"
             " cost_source = ?, pricing_rev = ? WHERE id = ?",
-            (*new_tokens, item.cost_nanos, item.cost_source, item.pricing_rev, row[0]),
+            (*new_tokens, new_cost, row[R_SOURCE], row[R_REV], found[0]),
         )
         deltas = [new - old for new, old in zip(new_tokens, old_tokens, strict=True)]
-        cost_delta = (item.cost_nanos or 0) - (old_cost or 0)
-        unpriced_delta = (item.cost_nanos is None) - (old_cost is None)
-        ts, provider, model, key_id, user, agent = row[2:8]
+        cost_delta = (new_cost or 0) - (old_cost or 0)
+        unpriced_delta = (new_cost is None) - (old_cost is None)
+        ts, provider, model, key_id, user, agent = found[2:8]
+        moves = (*deltas, cost_delta, unpriced_delta)
         self.conn.execute(
-            "UPDATE usage_hourly SET input_tokens = input_tokens + ?, cache_read_tokens = cache_read_tokens + ?,"
-            " cache_write_tokens = cache_write_tokens + ?, cache_write_1h_tokens = cache_write_1h_tokens + ?,"
-            " output_tokens = output_tokens + ?, reasoning_tokens = reasoning_tokens + ?,"
-            " cost_nanos = cost_nanos + ?, unpriced_events = unpriced_events + ?"
-            " WHERE project_id = ? AND hour_utc = ? AND provider = ? AND model = ? AND key_id = ?"
-            " AND user_name = ? AND agent = ?",
-            (*deltas, cost_delta, unpriced_delta, project_id, ts[:13], provider, model, key_id or "",
-             user or "", agent or ""),
+            f"UPDATE usage_hourly SET {_MOVE_SUMS}"
+            " WHERE hour_utc = ? AND project_id = ? AND provider = ? AND model = ?",
+            (*moves, ts[:13], project_id, provider, model),
+        )
+        day = zones.local_day(zones.zone_named(self.rollup_zone), ts)
+        self.conn.execute(
+            f"UPDATE usage_daily SET {_MOVE_SUMS} WHERE day = ? AND project_id = ? AND provider = ? AND model = ?"
+            " AND key_id = ? AND user_name = ? AND agent = ?",
+            (*moves, day, project_id, provider, model, key_id or "", user or "", agent or ""),
         )
 
     @staticmethod
@@ -354,20 +435,22 @@ class SqliteStore(Store):
         return (" AND ".join(clauses) or "1"), params
 
     def aggregate(self, query: AggregateQuery) -> list[AggregateRow]:
-        use_events = query.time_grain == "minute" or "session" in query.dimensions
-        if use_events:
-            table, time_column = "events", "ts_utc"
-            sums = _ROLLUP_SUMS
-            bucket_sql = {"minute": "substr(x.ts_utc, 1, 16)", "hour": "substr(x.ts_utc, 1, 13)"}.get(
-                query.time_grain or "", "NULL"
-            )
+        grain = query.time_grain
+        allowed: tuple[str, ...]
+        if grain == "day":
+            table, time_column, bucket_sql, allowed = "usage_daily", "day", "x.day", DAILY_DIMENSIONS
+        elif grain == "hour":
+            table, time_column, bucket_sql, allowed = "usage_hourly", "hour_utc", "x.hour_utc", HOURLY_DIMENSIONS
         else:
-            table, time_column = "usage_hourly", "hour_utc"
-            sums = ", ".join(f"sum(x.{c})" for c in SUM_COLUMNS)
-            bucket_sql = "x.hour_utc" if query.time_grain == "hour" else "NULL"
-        where, params = self._where(query.filter, "x", time_column, hour_grain=not use_events)
+            table, time_column, allowed = "events", "ts_utc", EVENT_DIMENSIONS
+            bucket_sql = "substr(x.ts_utc, 1, 16)" if grain == "minute" else "NULL"
+        missing = set(query.dimensions) - set(allowed)
+        if missing:
+            raise StoreError(f"{table} has no {', '.join(sorted(missing))} dimension")
+        sums = _ROLLUP_SUMS if table == "events" else ", ".join(f"sum(x.{c})" for c in SUM_COLUMNS)
+        where, params = self._where(query.filter, "x", time_column, hour_grain=table == "usage_hourly")
         dims = [DIMENSION_SQL[d] for d in query.dimensions]
-        select = ", ".join([bucket_sql, *dims, sums]) if dims else f"{bucket_sql}, {sums}"
+        select = ", ".join([bucket_sql, *dims, sums])
         group = ", ".join(str(i) for i in range(1, len(dims) + 2))
         sql = (
             f"SELECT {select} FROM {table} x JOIN projects p ON p.id = x.project_id"
@@ -444,10 +527,17 @@ class SqliteStore(Store):
         with self.transaction():
             if since:
                 self.conn.execute("DELETE FROM usage_hourly WHERE hour_utc >= ?", (since[:13],))
-                self.conn.execute(FOLD_ROLLUP_SQL.format(where="ts_utc >= ?"), (since[:13],))
+                self.conn.execute(FOLD_HOURLY_SQL.format(where="ts_utc >= ?"), (since[:13],))
+                zone = zones.zone_named(self.rollup_zone)
+                first_day = zones.local_day(zone, since)
+                start = zones.utc_start_of_day(zone, first_day).strftime("%Y-%m-%dT%H:%M:%S")
+                self.conn.execute("DELETE FROM usage_daily WHERE day >= ?", (first_day,))
+                self._fold_daily("ts_utc >= ?", (start,))
             else:
                 self.conn.execute("DELETE FROM usage_hourly")
-                self.conn.execute(FOLD_ROLLUP_SQL.format(where="1"))
+                self.conn.execute(FOLD_HOURLY_SQL.format(where="1"))
+                self.conn.execute("DELETE FROM usage_daily")
+                self._fold_daily("1", ())
 
     # -- projects --------------------------------------------------------
     def project_ids(self, slugs: Sequence[str]) -> dict[str, int]:

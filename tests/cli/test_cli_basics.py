@@ -227,7 +227,7 @@ def test_db_migrate_then_status(invoke, tmp_path):
     assert invoke("--db", str(db), "db", "migrate", "--quiet").stderr == ""
 
     doc = json.loads(invoke("--db", str(db), "db", "status", "--json").stdout)
-    assert set(doc) == {"location", "applied", "pending", "tables"}
+    assert set(doc) == {"location", "rollup_zone", "applied", "pending", "tables"}
     assert doc["pending"] == []
     assert doc["applied"] and all(set(a) == {"name", "applied_utc"} for a in doc["applied"])
     assert doc["tables"]["events"] == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from agentcost_cli.errors import InvalidInput
 from agentcost_cli.models import PricedEvent, UsageEvent
 from agentcost_cli.services.reports import METRIC_COLUMNS, ReportRequest, build_report, parse_group_by
+from agentcost_cli.store import open_store
 from agentcost_cli.store.base import Store
 
 
@@ -39,7 +41,7 @@ def test_days_follow_the_requested_zone_across_dst(store: Store) -> None:
         ("2026-10-31", "0.000000001"), ("2026-11-01", "0.000000006"), ("2026-11-02", "0.000000008")]
     utc = build_report(store, ReportRequest(group_by=("day",), zone=UTC))
     assert [r["day"] for r in utc.rows] == ["2026-11-01", "2026-11-02"]
-    assert ny.source == "rollups"
+    assert ny.source == "hourly"
 
 
 def test_half_hour_zones_fall_back_to_events(store: Store) -> None:
@@ -70,15 +72,43 @@ def test_rows_and_totals_are_exact_and_ordered(store: Store) -> None:
     assert list(report.rows[0]) == ["model", *METRIC_COLUMNS]
 
 
-def test_rollup_and_event_paths_agree(store: Store) -> None:
+def test_daily_hourly_and_event_paths_agree(store: Store) -> None:
     put(store, [(f"2026-11-{d:02d}T{h:02d}:{m:02d}:00.000000Z", f"m{(d + h) % 3}", d * 100 + h)
                 for d in range(1, 6) for h in range(0, 24, 5) for m in (0, 31)])
-    fast = build_report(store, ReportRequest(group_by=("day", "model")))
-    # A since that is not on an hour boundary forces the raw-event path; start it before all data.
-    slow = build_report(store, ReportRequest(group_by=("day", "model"),
-                                             since=datetime(2026, 10, 1, 0, 0, 30, tzinfo=UTC)))
-    assert fast.source == "rollups" and slow.source == "events"
-    assert fast.rows == slow.rows
+    daily = build_report(store, ReportRequest(group_by=("day", "model")))
+    # A zone other than the store's (same offset, other name) sends it to the hourly rollup...
+    hourly = build_report(store, ReportRequest(group_by=("day", "model"), zone=ZoneInfo("Africa/Abidjan")))
+    # ...a bound that is not on an hour boundary, to the raw events...
+    raw = build_report(store, ReportRequest(group_by=("day", "model"),
+                                            since=datetime(2026, 10, 1, 0, 0, 30, tzinfo=UTC)))
+    # ...and so does a session grouping.
+    by_session = build_report(store, ReportRequest(group_by=("day", "model", "session")))
+    assert (daily.source, hourly.source, raw.source, by_session.source) == ("daily", "hourly", "events", "events")
+    assert hourly.rows == daily.rows == raw.rows
+    assert daily.totals == hourly.totals == raw.totals == by_session.totals
+
+
+def test_daily_rollup_cuts_days_in_the_store_zone(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "ny.db", rollup_zone="America/New_York")
+    try:
+        put(store, [("2026-11-01T03:30:00.000000Z", "a", 1), ("2026-11-01T04:30:00.000000Z", "a", 2),
+                    ("2026-11-02T04:30:00.000000Z", "a", 4), ("2026-11-02T05:30:00.000000Z", "a", 8)])
+        ny = ZoneInfo("America/New_York")
+        local = build_report(store, ReportRequest(group_by=("day",), zone=ny))
+        elsewhere = build_report(store, ReportRequest(group_by=("day",), zone=UTC))
+        assert local.source == "daily" and elsewhere.source == "hourly"
+        assert [(r["day"], r["events"]) for r in local.rows] == [("2026-10-31", 1), ("2026-11-01", 2),
+                                                                  ("2026-11-02", 1)]
+        assert [(r["day"], r["events"]) for r in elsewhere.rows] == [("2026-11-01", 2), ("2026-11-02", 2)]
+        window = build_report(store, ReportRequest(group_by=("model",), zone=ny,
+                                                   since=datetime(2026, 11, 1, tzinfo=ny),
+                                                   until=datetime(2026, 11, 2, tzinfo=ny)))
+        assert window.source == "daily" and window.totals["events"] == 2
+        store.set_rollup_zone("UTC")  # rebuilds the daily rollup
+        assert build_report(store, ReportRequest(group_by=("day",), zone=UTC)).source == "daily"
+        assert build_report(store, ReportRequest(group_by=("day",), zone=UTC)).rows == elsewhere.rows
+    finally:
+        store.close()
 
 
 def test_session_groups_and_time_filters(store: Store) -> None:

@@ -87,6 +87,24 @@ def test_insert_outside_transaction_is_refused(backend: Store) -> None:
         backend.insert_events([priced("2026-11-20T10:15:00.000000Z", key="a")], ingested_utc="x")
 
 
+def test_daily_rollup_is_filled_when_its_migration_runs_on_an_old_store(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "old.db")
+    with store.transaction():
+        store.insert_events([priced("2026-11-20T10:15:00.000000Z", key=str(i)) for i in range(3)], ingested_utc="x")
+    store.close()
+    conn = sqlite3.connect(tmp_path / "old.db")  # roll the schema back to before m002
+    conn.execute("DROP TABLE usage_daily")
+    conn.execute("DELETE FROM _agentcost_migrations WHERE name = 'm002_daily_rollup'")
+    conn.commit()
+    conn.close()
+    store = open_store(tmp_path / "old.db")
+    try:
+        rows = store.aggregate(AggregateQuery(EventFilter(), (), "day"))
+        assert [(r.bucket, r.sums["events"]) for r in rows] == [("2026-11-20", 3)]
+    finally:
+        store.close()
+
+
 def test_failed_transaction_leaves_nothing(backend: Store) -> None:
     ts = "2026-11-20T10:15:00.000000Z"
     with pytest.raises(RuntimeError), backend.transaction():
@@ -97,15 +115,29 @@ def test_failed_transaction_leaves_nothing(backend: Store) -> None:
 
 
 def _rollup_equals_events(store: Store, dims: tuple[str, ...]) -> None:
+    """The hourly rollup equals the events summed per UTC hour."""
     hourly = store.aggregate(AggregateQuery(EventFilter(), dims, "hour"))
-    from_events = store.aggregate(AggregateQuery(EventFilter(), (*dims, "session"), "hour"))
     collapse: dict[tuple[object, ...], dict[str, int]] = {}
-    for row in from_events:
-        key = (row.bucket, *row.keys[:-1])
+    for row in store.aggregate(AggregateQuery(EventFilter(), dims, "minute")):
+        assert row.bucket is not None
+        key = (row.bucket[:13], *row.keys)
         sums = collapse.setdefault(key, dict.fromkeys(row.sums, 0))
         for name, value in row.sums.items():
             sums[name] += value
     assert {(r.bucket, *r.keys): r.sums for r in hourly} == collapse
+
+
+def _daily_equals_events(store: Store) -> None:
+    """The daily rollup (UTC store zone here) equals the events summed per UTC date."""
+    dims = ("project", "model", "key", "user", "agent")
+    daily = {(r.bucket, *r.keys): r.sums for r in store.aggregate(AggregateQuery(EventFilter(), dims, "day"))}
+    by_day: dict[tuple[object, ...], dict[str, int]] = {}
+    for row in store.aggregate(AggregateQuery(EventFilter(), dims, "minute")):
+        assert row.bucket is not None
+        sums = by_day.setdefault((row.bucket[:10], *row.keys), dict.fromkeys(row.sums, 0))
+        for name, value in row.sums.items():
+            sums[name] += value
+    assert daily == by_day
 
 
 def test_rollups_match_raw_events(backend: Store) -> None:
@@ -117,7 +149,8 @@ def test_rollups_match_raw_events(backend: Store) -> None:
     ]
     with backend.transaction():
         backend.insert_events(rows, ingested_utc="x")
-    _rollup_equals_events(backend, ("project", "model", "user"))
+    _rollup_equals_events(backend, ("project", "model"))
+    _daily_equals_events(backend)
     totals = backend.aggregate(AggregateQuery(EventFilter()))
     assert len(totals) == 1
     assert totals[0].sums["events"] == 4
@@ -136,6 +169,7 @@ def test_rebuild_rollups_restores_them(backend: Store) -> None:
     assert backend.aggregate(AggregateQuery(EventFilter(), ("model",), "hour")) == before
     backend.rebuild_rollups(since="2026-11-20T10:00:00.000000Z")
     assert backend.aggregate(AggregateQuery(EventFilter(), ("model",), "hour")) == before
+    _daily_equals_events(backend)
 
 
 def test_filters_apply_to_both_paths(backend: Store) -> None:
@@ -206,10 +240,12 @@ def test_largest_copy_wins_within_and_across_batches(backend: Store) -> None:
     assert (later.added, later.duplicates, later.replaced) == (0, 2, 1)
     stored = {e["dedupe_key"]: e for e in backend.iter_events(EventFilter())}
     assert (stored["m"]["output_tokens"], stored["m"]["cost_nanos"]) == (20, 200)
-    _rollup_equals_events(backend, ("model", "user"))
+    _rollup_equals_events(backend, ("model",))
+    _daily_equals_events(backend)
     with backend.transaction():  # unpriced -> priced through a replacement keeps unpriced_events right
         backend.insert_events([growing(ts, "u", 1, None)], ingested_utc=ts)
         backend.insert_events([growing(ts, "u", 2, 5)], ingested_utc=ts)
     totals = backend.aggregate(AggregateQuery(EventFilter()))[0].sums
     assert totals["unpriced_events"] == 0 and totals["cost_nanos"] == 1000 + 200 + 5
     _rollup_equals_events(backend, ("model",))
+    _daily_equals_events(backend)

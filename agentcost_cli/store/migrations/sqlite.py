@@ -144,3 +144,58 @@ M001_INITIAL = [
 MIGRATIONS: list[tuple[str, list[str]]] = [
     ("m001_initial", M001_INITIAL),
 ]
+
+# Reports read rollups, never raw events, for the common questions:
+# - usage_daily: days cut in the store's report zone (meta 'rollup.zone') with every
+#   report dimension but session: small, because a team's keys, users and agents
+#   repeat day after day;
+# - usage_hourly: UTC hours by project, provider and model only, for reports in
+#   other zones (any whole-hour offset). m001's hourly table carried every dimension
+#   and grew almost as large as the events themselves, so m002 replaces it.
+# The store fills both from events right after this migration (SqliteStore.migrate).
+M002_DAILY_ROLLUP = [
+    """
+    CREATE TABLE usage_daily (
+        day TEXT NOT NULL,
+        project_id INTEGER NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        events INTEGER NOT NULL,
+        requests INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        cache_write_1h_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cost_nanos INTEGER NOT NULL,
+        unpriced_events INTEGER NOT NULL,
+        PRIMARY KEY (day, project_id, provider, model, key_id, user_name, agent)
+    ) WITHOUT ROWID
+    """,
+    "DROP TABLE usage_hourly",
+    """
+    CREATE TABLE usage_hourly (
+        hour_utc TEXT NOT NULL,
+        project_id INTEGER NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        events INTEGER NOT NULL,
+        requests INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        cache_write_1h_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cost_nanos INTEGER NOT NULL,
+        unpriced_events INTEGER NOT NULL,
+        PRIMARY KEY (hour_utc, project_id, provider, model)
+    ) WITHOUT ROWID
+    """,
+]
+
+MIGRATIONS.append(("m002_daily_rollup", M002_DAILY_ROLLUP))
