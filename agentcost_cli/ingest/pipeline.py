@@ -7,10 +7,15 @@ Guarantees (tests/services/test_ingest.py holds them):
 - every event has a dedupe key unique per project, so rerunning adds nothing;
 - a bad record is reported with file, line and reason, and the good ones are kept
   (or, with `strict`, nothing at all is written).
+
+Large files are parsed and priced by worker processes (see parallel.py) while
+this process only writes; the results are the same, in the same order.
 """
 
 from __future__ import annotations
 
+import gc
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -18,11 +23,13 @@ from typing import Any, BinaryIO
 import orjson
 
 from ..errors import IngestRejected, InvalidInput
-from ..models import PricedEvent
-from ..store.base import Cursor, Store
+from ..models import InsertResult, PricedEvent
+from ..store.base import Cursor, PreparedBatch, Store
 from ..timeutil import now_utc
 from . import reader, registry
 from .base import Parser, ParseSession, RecordError, SourceContext
+
+UNRECOGNIZED = "not a recognized usage record (see `agentcost ingest --help`)"
 
 
 @dataclass(frozen=True)
@@ -56,21 +63,103 @@ class IngestOptions:
     at: str | None = None  # --at: time for responses that carry none
     strict: bool = False
     batch_size: int = 20000
+    batch_bytes: int = 4 * 1024 * 1024  # raw input per batch: bounds memory for fat records
+    workers: int = 0  # parser processes for large inputs; 0: one fewer than the CPUs (none on one CPU)
 
 
 @dataclass
-class _PendingFile:
-    cursor: Cursor | None = None
+class Counts:
+    read: int = 0
+    skipped: int = 0
+    rejected: int = 0
+
+
+RejectSink = Callable[[int, str, bytes | None], None]  # (line, reason, raw line)
+
+
+class RecordParser:
+    """Turns the raw records of one input into priced events.
+
+    Used by the in-process path and by the worker processes of the parallel path,
+    so both read, detect, reject and price exactly alike.
+    """
+
+    def __init__(self, ctx: SourceContext, fixed: Parser | None, state: dict[str, Any] | None,
+                 pricer: Callable[[], Any], options: IngestOptions, counts: Counts, reject: RejectSink) -> None:
+        self.ctx = ctx
+        self.fixed = fixed
+        self.counts = counts
+        self._state = state
+        self._pricer = pricer
+        self._options = options
+        self._reject = reject
+        self._prefilter = fixed.prefilter if fixed is not None else None
+        self._preferred = fixed
+        self._sessions: dict[str, ParseSession] = {}
+
+    def feed(self, raw: reader.RawRecord) -> list[PricedEvent]:
+        """Priced events from one record; counts it; reports it when rejected."""
+        if raw.data is not None:
+            if not raw.data.strip():
+                return []
+            self.counts.read += 1
+            if self._prefilter is not None and self._prefilter not in raw.data:
+                self.counts.skipped += 1
+                return []
+            try:
+                value = orjson.loads(raw.data)
+            except orjson.JSONDecodeError as exc:
+                return self._rejected(raw, f"invalid JSON: {exc}")
+        else:
+            self.counts.read += 1
+            value = raw.value
+        parser = self.fixed
+        if parser is None:
+            parser = registry.detect(value, self._preferred) if isinstance(value, dict) else None
+            if parser is None:
+                return self._rejected(raw, UNRECOGNIZED)
+            self._preferred = parser
+        session = self._sessions.get(parser.name)
+        if session is None:
+            session = self._sessions[parser.name] = parser.session(
+                self.ctx, self._state if parser is self.fixed else None)
+        try:
+            events = session.parse(value)
+        except RecordError as exc:
+            return self._rejected(raw, str(exc))
+        if not events:
+            self.counts.skipped += 1
+            return []
+        pricer = self._pricer()
+        out = []
+        for event in events:
+            priced = pricer.price(event, self._options.project or event.project or self._options.default_project)
+            if parser.dedupe_largest:
+                priced.replace_if_larger = True
+            out.append(priced)
+        return out
+
+    def state(self) -> dict[str, Any] | None:
+        """The fixed parser's session state, for an import cursor."""
+        if self.fixed is None:
+            return None
+        session = self._sessions.get(self.fixed.name)
+        return session.state() if session is not None else self._state
+
+    def _rejected(self, raw: reader.RawRecord, reason: str) -> list[PricedEvent]:
+        self.counts.rejected += 1
+        self._reject(raw.line, reason, raw.data)
+        return []
 
 
 @dataclass
 class FileResult:
     end_offset: int
     state: dict[str, Any] | None
-    sessions: dict[str, ParseSession] = field(default_factory=dict)
 
 
 PricerFactory = Callable[[], Any]  # returns an object with .price(event, project) -> PricedEvent
+CursorFactory = Callable[[int, dict[str, Any] | None, int], Cursor]  # (end offset, parser state, last line)
 
 
 class Ingestor:
@@ -90,13 +179,16 @@ class Ingestor:
         self.store = store
         self.options = options
         self.summary = IngestSummary()
+        self.ingested_utc = now_utc()
         self._pricer_factory = pricer_factory
         self._pricer: Any = None
         self._pending: list[PricedEvent] = []
+        self._pending_rows: list[PreparedBatch] = []
+        self._pending_count = 0
+        self._pending_bytes = 0
         self._pending_cursors: dict[str, Cursor] = {}
         self._on_reject = on_reject
         self._on_progress = on_progress
-        self._ingested_utc = now_utc()
         self._strict_tx: Any = None
         if options.strict:
             # One transaction for the whole run: any rejection rolls everything back.
@@ -104,6 +196,27 @@ class Ingestor:
             self._strict_tx.__enter__()
 
     # -- public -----------------------------------------------------------
+    def context(self, display: str) -> SourceContext:
+        return SourceContext(path=display, fallback_timestamp=self.options.at or self.ingested_utc,
+                             project=self.options.project)
+
+    def pricer(self) -> Any:
+        if self._pricer is None:
+            self._pricer = self._pricer_factory()  # the catalog loads only once there is something to price
+            # The catalog is a large, permanent object graph; freezing it keeps every later
+            # full collection from walking it again (several µs per event otherwise).
+            gc.collect()
+            gc.freeze()
+        return self._pricer
+
+    def reject_sink(self, display: str, line_offset: int = 0) -> RejectSink:
+        def sink(line: int, reason: str, raw: bytes | None) -> None:
+            self.summary.rejected += 1
+            if self._on_reject is not None:
+                self._on_reject(Rejection(display, line_offset + line, reason, raw))
+
+        return sink
+
     def ingest_stream(
         self,
         stream: BinaryIO,
@@ -111,164 +224,142 @@ class Ingestor:
         *,
         fmt: str | None = None,
         start_offset: int = 0,
+        first_line: int = 1,
         state: dict[str, Any] | None = None,
-        cursor_for: Callable[[int, dict[str, Any] | None], Cursor] | None = None,
+        cursor_for: CursorFactory | None = None,
     ) -> FileResult:
-        """Ingest one input. With `cursor_for`, the cursor for the last complete line
-        commits together with the events read up to it."""
+        """Ingest one input in this process. With `cursor_for`, the cursor for the last
+        complete line commits together with the events read up to it. A resumed read
+        starts at `start_offset`, which is line `first_line` of the file."""
         fmt = fmt or self.options.fmt
         self.summary.files += 1
-        ctx = SourceContext(
-            path=display,
-            fallback_timestamp=self.options.at or self._ingested_utc,
-            project=self.options.project,
-        )
-        result = FileResult(end_offset=start_offset, state=state)
         fixed: Parser | None = None if fmt == "auto" else registry.get_parser(fmt)
         if fmt == "csv" or (fmt == "auto" and display.lower().endswith(".csv")):
             fixed = registry.get_parser("csv")
             records: Iterator[reader.RawRecord] = reader.iter_csv(stream)
-        elif start_offset == 0 and isinstance(stream, _peekable_types()) and reader.looks_like_document(
+        elif start_offset == 0 and isinstance(stream, io.BufferedReader) and reader.looks_like_document(
             reader.peek(stream)
         ):
             records = self._document_records(stream, display)
         else:
-            records = reader.iter_lines(stream, start_offset)
-        prefilter = fixed.prefilter if fixed is not None else None
-        preferred: Parser | None = fixed
+            records = reader.iter_lines(stream, start_offset, first_line)
+        counts = Counts()
+        parser = RecordParser(self.context(display), fixed, state, self.pricer, self.options, counts,
+                              self.reject_sink(display))
+        end_offset = start_offset
+        last_line = first_line - 1
         last_progress = start_offset
-        for raw in records:
-            if raw.data is not None:
+        try:
+            for raw in records:
                 if not raw.complete and cursor_for is not None:
                     break  # a line still being written: leave it for the next run
-                if not raw.data.strip():
-                    self._advance(result, raw)
-                    continue
-                self.summary.read += 1
-                if prefilter is not None and prefilter not in raw.data:
-                    self.summary.skipped += 1
-                    self._advance(result, raw)
-                    continue
-                try:
-                    value = orjson.loads(raw.data)
-                except orjson.JSONDecodeError as exc:
-                    self._reject(display, raw.line, f"invalid JSON: {exc}", raw.data)
-                    self._advance(result, raw)
-                    continue
-            else:
-                self.summary.read += 1
-                value = raw.value
-            parser = fixed
-            if parser is None:
-                parser = registry.detect(value, preferred) if isinstance(value, dict) else None
-                if parser is None:
-                    self._reject(display, raw.line, "not a recognized usage record (see `agentcost ingest --help`)",
-                                 raw.data)
-                    self._advance(result, raw)
-                    continue
-                preferred = parser
-            session = result.sessions.get(parser.name)
-            if session is None:
-                session = result.sessions[parser.name] = parser.session(ctx, state if parser is fixed else None)
-            try:
-                events = session.parse(value)
-            except RecordError as exc:
-                self._reject(display, raw.line, str(exc), raw.data)
-                self._advance(result, raw)
-                continue
-            if not events:
-                self.summary.skipped += 1
-            else:
-                pricer = self._get_pricer()
-                for event in events:
-                    project = self.options.project or event.project or self.options.default_project
-                    priced = pricer.price(event, project)
-                    if parser.dedupe_largest:
-                        priced.replace_if_larger = True
-                    self._pending.append(priced)
-            self._advance(result, raw)
-            if cursor_for is not None and fixed is not None:
-                result.state = result.sessions[fixed.name].state()
-            if len(self._pending) >= self.options.batch_size:
-                if cursor_for is not None:
-                    self._pending_cursors[display] = cursor_for(result.end_offset, result.state)
-                self._flush()
-            if self._on_progress is not None and raw.end_offset > 0:
-                self._on_progress(raw.end_offset - last_progress)
-                last_progress = raw.end_offset
+                events = parser.feed(raw)
+                last_line = raw.line
+                if raw.end_offset >= 0:
+                    end_offset = raw.end_offset
+                if events:
+                    self._pending.extend(events)
+                    self._pending_count += len(events)
+                    self._pending_bytes += len(raw.data) if raw.data is not None else 512
+                if self._batch_full():
+                    if cursor_for is not None:
+                        self._pending_cursors[display] = cursor_for(end_offset, parser.state(), last_line)
+                    self.flush()
+                if self._on_progress is not None and raw.end_offset > 0:
+                    self._on_progress(raw.end_offset - last_progress)
+                    last_progress = raw.end_offset
+        finally:
+            self.add_counts(counts)
         if cursor_for is not None:
-            self._pending_cursors[display] = cursor_for(result.end_offset, result.state)
-        return result
+            self._pending_cursors[display] = cursor_for(end_offset, parser.state(), last_line)
+        return FileResult(end_offset, parser.state())
+
+    def add_counts(self, counts: Counts) -> None:
+        self.summary.read += counts.read
+        self.summary.skipped += counts.skipped
+
+    def add_prepared(self, batch: PreparedBatch, *, nbytes: int, cursor: Cursor | None = None) -> None:
+        """Queue rows a worker process made; written in the order they are added."""
+        self._pending_rows.append(batch)
+        self._pending_count += len(batch.rows)
+        self._pending_bytes += nbytes
+        if cursor is not None:
+            self._pending_cursors[cursor.path] = cursor
+        if self._batch_full():
+            self.flush()
 
     def finish(self) -> IngestSummary:
         """Write what is pending. With `strict`, commit only if nothing was rejected."""
-        if self._strict_tx is not None:
-            try:
-                if self.summary.rejected:
-                    raise IngestRejected(
-                        f"{self.summary.rejected} record(s) rejected; nothing was written (--strict)"
-                    )
-                self._flush()
-            except BaseException as exc:
-                self._strict_tx.__exit__(type(exc), exc, exc.__traceback__)
-                self._strict_tx = None
-                raise
-            self._strict_tx.__exit__(None, None, None)
+        if self._strict_tx is None:
+            self.flush()
+            return self.summary
+        try:
+            if self.summary.rejected:
+                raise IngestRejected(f"{self.summary.rejected} record(s) rejected; nothing was written (--strict)")
+            self.flush()
+        except BaseException as exc:
+            self._strict_tx.__exit__(type(exc), exc, exc.__traceback__)
             self._strict_tx = None
-        else:
-            self._flush()
+            raise
+        self._strict_tx.__exit__(None, None, None)
+        self._strict_tx = None
         return self.summary
 
     def abort(self) -> None:
-        """Roll back a strict run (pending batches of a normal run are simply dropped)."""
+        """Drop what is not yet written (each written batch is whole); roll back a strict run."""
+        self._pending, self._pending_rows, self._pending_cursors = [], [], {}
+        self._pending_count = self._pending_bytes = 0
         if self._strict_tx is not None:
             exc = InvalidInput("aborted")
             self._strict_tx.__exit__(type(exc), exc, None)
             self._strict_tx = None
-        self._pending.clear()
-        self._pending_cursors.clear()
+
+    def flush(self) -> None:
+        """Write the pending batch, its rollups and cursors in one transaction."""
+        if not self._pending_count and not self._pending_cursors:
+            return
+        batch = self.store.prepare(self._pending, ingested_utc=self.ingested_utc)
+        for extra in self._pending_rows:
+            if extra.larger_wins is not None or batch.larger_wins is not None:
+                batch.larger_wins = (batch.larger_wins or [False] * len(batch.rows)) + (
+                    extra.larger_wins or [False] * len(extra.rows))
+            batch.rows.extend(extra.rows)
+        with self.store.transaction():
+            result = self.store.insert_prepared(batch)
+            for cursor in self._pending_cursors.values():
+                self.store.set_cursor(cursor)
+        self._pending, self._pending_rows, self._pending_cursors = [], [], {}
+        self._pending_count = self._pending_bytes = 0
+        self._count(result)
 
     # -- internals ----------------------------------------------------------
+    def _batch_full(self) -> bool:
+        return self._pending_count >= self.options.batch_size or self._pending_bytes >= self.options.batch_bytes
+
+    def _count(self, result: InsertResult) -> None:
+        self.summary.added += result.added
+        self.summary.duplicates += result.duplicates
+        self.summary.unpriced += result.unpriced_added
+
     def _document_records(self, stream: BinaryIO, display: str) -> Iterator[reader.RawRecord]:
         try:
             yield from reader.iter_document(stream)
         except orjson.JSONDecodeError as exc:
             self.summary.read += 1
-            self._reject(display, 1, f"invalid JSON document: {exc}", None)
+            self.reject_sink(display)(1, f"invalid JSON document: {exc}", None)
         except ValueError as exc:
             self.summary.read += 1
-            self._reject(display, 1, str(exc), None)
-
-    @staticmethod
-    def _advance(result: FileResult, raw: reader.RawRecord) -> None:
-        if raw.end_offset >= 0:
-            result.end_offset = raw.end_offset
-
-    def _get_pricer(self) -> Any:
-        if self._pricer is None:
-            self._pricer = self._pricer_factory()  # the catalog loads only once there is something to price
-        return self._pricer
-
-    def _reject(self, path: str, line: int, reason: str, raw: bytes | None) -> None:
-        self.summary.rejected += 1
-        if self._on_reject is not None:
-            self._on_reject(Rejection(path, line, reason, raw))
-
-    def _flush(self) -> None:
-        if not self._pending and not self._pending_cursors:
-            return
-        with self.store.transaction():
-            result = self.store.insert_events(self._pending, ingested_utc=self._ingested_utc)
-            for cursor in self._pending_cursors.values():
-                self.store.set_cursor(cursor)
-        self.summary.added += result.added
-        self.summary.duplicates += result.duplicates
-        self.summary.unpriced += result.unpriced_added
-        self._pending = []
-        self._pending_cursors = {}
+            self.reject_sink(display)(1, str(exc), None)
 
 
-def _peekable_types() -> tuple[type, ...]:
-    import io
+@dataclass
+class ChunkResult:
+    """What a worker returns for one piece of input."""
 
-    return (io.BufferedReader,)
+    batch: PreparedBatch
+    counts: Counts
+    rejections: list[tuple[int, str, bytes | None]] = field(default_factory=list)
+    lines: int = 0
+    end_offset: int = 0
+    state: dict[str, Any] | None = None
+    nbytes: int = 0

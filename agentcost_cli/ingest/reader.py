@@ -45,9 +45,9 @@ def looks_like_document(head: bytes) -> bool:
     return False
 
 
-def iter_lines(stream: BinaryIO, start_offset: int = 0) -> Iterator[RawRecord]:
+def iter_lines(stream: BinaryIO, start_offset: int = 0, first_line: int = 1) -> Iterator[RawRecord]:
     offset = start_offset
-    for line_no, line in enumerate(stream, start=1):
+    for line_no, line in enumerate(stream, start=first_line):
         offset += len(line)
         complete = line.endswith(b"\n")
         yield RawRecord(line_no, offset, line, complete=complete)

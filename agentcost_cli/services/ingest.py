@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,18 @@ class Hooks:
     on_total: Callable[[int], None] | None = None  # total bytes to read, when known
 
 
+@contextmanager
+def bulk_allocation() -> Iterator[None]:
+    """Ingest makes millions of short-lived objects with no reference cycles: collect the
+    young generation far less often while it runs (refcounting frees them anyway)."""
+    old = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def _expand(inputs: Sequence[str]) -> list[str]:
     """Paths as given; folders expand to the .jsonl/.json/.csv files inside them, sorted."""
     out: list[str] = []
@@ -44,15 +59,23 @@ def _expand(inputs: Sequence[str]) -> list[str]:
     return out
 
 
+@bulk_allocation()
 def ingest_inputs(store: Store, inputs: Sequence[str], options: IngestOptions, hooks: Hooks | None = None,
                   *, stdin: Any = None) -> IngestSummary:
-    """Ingest files (or `-` for stdin) in the order given. Returns the run's counts."""
+    """Ingest files (or `-` for stdin) in the order given. Returns the run's counts.
+
+    Large files of stateless formats are parsed by worker processes (ingest/parallel.py).
+    """
+    from ..ingest import parallel
+
     hooks = hooks or Hooks()
     files = _expand(inputs or ["-"])
     if files.count("-") > 1:
         raise InvalidInput("stdin (-) can be read only once")
+    sizes = {f: Path(f).stat().st_size for f in files if f != "-"}
     if hooks.on_total is not None:
-        hooks.on_total(sum(Path(f).stat().st_size for f in files if f != "-"))
+        hooks.on_total(sum(sizes.values()))
+    workers = parallel.worker_count(options.workers) if parallel.can_fork() else 0
     ingestor = Ingestor(store, lambda: load_pricer(store), options,
                         on_reject=hooks.on_reject, on_progress=hooks.on_progress)
     try:
@@ -60,6 +83,11 @@ def ingest_inputs(store: Store, inputs: Sequence[str], options: IngestOptions, h
             if name == "-":
                 stream = stdin if stdin is not None else sys.stdin.buffer
                 ingestor.ingest_stream(stream, "<stdin>")
+                continue
+            fmt = parallel.parallel_format(name, options.fmt) if workers and sizes[name] >= \
+                parallel.PARALLEL_MIN_BYTES else None
+            if fmt is not None:
+                parallel.ingest_file(ingestor, name, fmt, sizes[name], workers, hooks.on_progress)
             else:
                 with open(name, "rb") as handle:
                     ingestor.ingest_stream(handle, name)
@@ -69,22 +97,21 @@ def ingest_inputs(store: Store, inputs: Sequence[str], options: IngestOptions, h
     return ingestor.finish()
 
 
-def import_agent_logs(store: Store, agent: str, roots: Sequence[Path], options: IngestOptions,
-                      hooks: Hooks | None = None) -> IngestSummary:
-    """Read an agent's log folders, only what is new since the last import of each file.
+@dataclass(frozen=True)
+class _Planned:
+    path: Path
+    stat: os.stat_result
+    start: int
+    first_line: int
+    state: dict[str, Any] | None
 
-    A file's cursor is its byte offset after the last complete line, plus the parser's
-    session state; a file that was replaced or truncated is read again from the start
-    (dedupe keys keep that from double counting).
-    """
+
+def _plan_imports(store: Store, agent: str, roots: Sequence[Path]) -> tuple[list[_Planned], int]:
+    """Files with something new since their cursor, and how many have nothing new."""
     from ..ingest.agent_paths import iter_log_files
 
-    if agent not in AGENT_FORMATS:
-        raise InvalidInput(f"unknown agent {agent!r}; choose {', '.join(AGENT_FORMATS)}")
-    hooks = hooks or Hooks()
-    options.fmt = agent
     cursors = store.get_cursors(agent)
-    plan: list[tuple[Path, os.stat_result, Cursor | None]] = []
+    plan: list[_Planned] = []
     unchanged = 0
     for path in iter_log_files(roots):
         try:
@@ -92,34 +119,84 @@ def import_agent_logs(store: Store, agent: str, roots: Sequence[Path], options: 
         except OSError:
             continue  # vanished between listing and reading
         cursor = cursors.get(str(path))
-        if cursor is not None and _same_file(cursor, stat) and stat.st_size == cursor.offset:
-            unchanged += 1
-            continue
-        plan.append((path, stat, cursor))
+        if cursor is not None and _same_file(cursor, stat):
+            if stat.st_size == cursor.offset:
+                unchanged += 1
+                continue
+            saved = cursor.state or {}
+            plan.append(_Planned(path, stat, cursor.offset, int(saved.get("line", 0)) + 1, saved.get("parser")))
+        else:
+            plan.append(_Planned(path, stat, 0, 1, None))  # new, replaced or truncated: from the start
+    return plan, unchanged
+
+
+def _cursor(agent: str, item: _Planned, offset: int, state: dict[str, Any] | None, line: int) -> Cursor:
+    return Cursor(agent, str(item.path), item.stat.st_dev, item.stat.st_ino, item.stat.st_size,
+                  item.stat.st_mtime_ns, offset, {"parser": state, "line": line})
+
+
+@bulk_allocation()
+def import_agent_logs(store: Store, agent: str, roots: Sequence[Path], options: IngestOptions,
+                      hooks: Hooks | None = None) -> IngestSummary:
+    """Read an agent's log folders, only what is new since the last import of each file.
+
+    A file's cursor is its byte offset after the last complete line, the line number
+    there, and the parser's session state; a file that was replaced or truncated is
+    read again from the start (dedupe keys keep that from double counting). Many
+    files are parsed by worker processes, one file per worker at a time.
+    """
+    from ..ingest import parallel
+
+    if agent not in AGENT_FORMATS:
+        raise InvalidInput(f"unknown agent {agent!r}; choose {', '.join(AGENT_FORMATS)}")
+    hooks = hooks or Hooks()
+    options.fmt = agent
+    plan, unchanged = _plan_imports(store, agent, roots)
+    total = sum(item.stat.st_size - item.start for item in plan)
     if hooks.on_total is not None:
-        hooks.on_total(sum(st.st_size - (c.offset if c and _same_file(c, st) else 0) for _, st, c in plan))
+        hooks.on_total(total)
+    workers = parallel.worker_count(options.workers, parent_busy=False) if parallel.can_fork() else 0
     ingestor = Ingestor(store, lambda: load_pricer(store), options,
                         on_reject=hooks.on_reject, on_progress=hooks.on_progress)
     try:
-        for path, stat, cursor in plan:
-            resume = cursor is not None and _same_file(cursor, stat) and stat.st_size > cursor.offset
-            start = cursor.offset if resume and cursor else 0
-            state = cursor.state if resume and cursor else None
-
-            def make_cursor(offset: int, session_state: dict[str, Any] | None,
-                            _path: Path = path, _stat: os.stat_result = stat) -> Cursor:
-                return Cursor(agent, str(_path), _stat.st_dev, _stat.st_ino, _stat.st_size, _stat.st_mtime_ns,
-                              offset, session_state)
-
-            with open(path, "rb") as handle:
-                handle.seek(start)
-                ingestor.ingest_stream(handle, str(path), start_offset=start, state=state, cursor_for=make_cursor)
+        if workers and len(plan) > 1 and total >= parallel.PARALLEL_MIN_BYTES:
+            _import_parallel(ingestor, agent, plan, workers, hooks)
+        else:
+            for item in plan:
+                with open(item.path, "rb") as handle:
+                    handle.seek(item.start)
+                    ingestor.ingest_stream(
+                        handle, str(item.path), start_offset=item.start, first_line=item.first_line,
+                        state=item.state, cursor_for=partial(_cursor, agent, item),
+                    )
     except BaseException:
         ingestor.abort()
         raise
     summary = ingestor.finish()
     summary.unchanged_files = unchanged
     return summary
+
+
+def _import_parallel(ingestor: Ingestor, agent: str, plan: list[_Planned], workers: int, hooks: Hooks) -> None:
+    from ..ingest import parallel
+
+    by_path = {str(item.path): item for item in plan}
+
+    def take(piece: parallel.Piece, result: Any) -> None:
+        item = by_path[piece.path]
+        ingestor.summary.files += 1
+        sink = ingestor.reject_sink(piece.display)
+        for line, reason, raw in result.rejections:
+            sink(line, reason, raw)
+        ingestor.add_counts(result.counts)
+        cursor = _cursor(agent, item, result.end_offset, result.state, result.lines)
+        ingestor.add_prepared(result.batch, nbytes=result.nbytes, cursor=cursor)
+        if hooks.on_progress is not None:
+            hooks.on_progress(item.stat.st_size - item.start)
+
+    pieces = [parallel.Piece(str(item.path), str(item.path), item.start, -1, agent, item.state,
+                             stop_at_partial_line=True, first_line=item.first_line) for item in plan]
+    parallel.run(ingestor, pieces, workers, take)
 
 
 def _same_file(cursor: Cursor, stat: os.stat_result) -> bool:

@@ -1,0 +1,174 @@
+"""Parse and price in worker processes while this process writes to the store.
+
+SQLite writes and JSON parsing each cost about as much per event, and Python
+threads cannot overlap them (the sqlite3 module holds the GIL while it binds
+rows). So workers, forked after the price catalog is loaded (they inherit it,
+copy-on-write), turn pieces of input into plain row tuples, and the parent
+inserts them in input order: the first copy of a duplicate still wins, and
+rejected lines keep their true line numbers.
+
+Pieces are byte ranges of one large file (stateless formats), or whole files
+(agent logs, whose parsers keep state across lines). At most a few pieces are in
+flight at once, so memory stays bounded however large the input.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from . import reader, registry
+from .pipeline import ChunkResult, Counts, Ingestor, RecordParser
+
+CHUNK_BYTES = 8 * 1024 * 1024
+PARALLEL_MIN_BYTES = 24 * 1024 * 1024  # below this, starting workers costs more than it saves
+_STATEFUL = frozenset({"claude-code", "codex"})
+
+# Set in the parent just before forking; the workers read it (fork copies it).
+_WORKER: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class Piece:
+    path: str
+    display: str
+    start: int
+    end: int  # -1: to the end of the file
+    fmt: str
+    state: dict[str, Any] | None = None
+    stop_at_partial_line: bool = False  # imports: a line still being written waits for the next run
+    first_line: int = 1
+
+
+def worker_count(requested: int, *, parent_busy: bool = True) -> int:
+    """Workers for a parallel read: one per CPU, less one when this process is kept busy
+    writing (a large file of many events); agent logs are mostly text, so the parent idles."""
+    if requested > 0:
+        return requested
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(4, cpus - 1 if parent_busy else cpus) if cpus > 1 else 0
+
+
+def can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def split(path: str, size: int, chunk: int = CHUNK_BYTES) -> list[tuple[int, int]]:
+    """Byte ranges of about `chunk` bytes that start and end on line boundaries."""
+    bounds = [0]
+    with open(path, "rb") as handle:
+        position = chunk
+        while position < size:
+            handle.seek(position)
+            handle.readline()  # to the end of the line that straddles the cut
+            cut = handle.tell()
+            if cut >= size:
+                break
+            bounds.append(cut)
+            position = cut + chunk
+    bounds.append(size)
+    return list(itertools.pairwise(bounds))
+
+
+def parallel_format(path: str, fmt: str) -> str | None:
+    """The format to parse `path` with in pieces, or None when it must be read in one go."""
+    if fmt == "csv" or path.lower().endswith(".csv") or fmt in _STATEFUL:
+        return None
+    with open(path, "rb") as handle:
+        head = handle.read(64 * 1024)
+    if reader.looks_like_document(head):
+        return None
+    if fmt == "auto":
+        # Agent logs keep state across lines: never cut them. Look at the first record to be sure.
+        import orjson
+
+        try:
+            first = orjson.loads(head.split(b"\n", 1)[0])
+        except orjson.JSONDecodeError:
+            return fmt
+        parser = registry.detect(first) if isinstance(first, dict) else None
+        if parser is not None and parser.name in _STATEFUL:
+            return None
+    return fmt
+
+
+def _parse_piece(piece: Piece) -> ChunkResult:
+    """Runs in a worker: one piece of input to prepared rows."""
+    env = _WORKER
+    with open(piece.path, "rb") as handle:
+        handle.seek(piece.start)
+        data = handle.read() if piece.end < 0 else handle.read(piece.end - piece.start)
+    counts = Counts()
+    rejections: list[tuple[int, str, bytes | None]] = []
+    ctx = env["context"](piece.display)
+    fixed = None if piece.fmt == "auto" else registry.get_parser(piece.fmt)
+    parser = RecordParser(ctx, fixed, piece.state, lambda: env["pricer"], env["options"], counts,
+                          lambda line, reason, raw: rejections.append((line, reason, raw)))
+    events = []
+    lines = piece.first_line - 1
+    end_offset = piece.start
+    for raw in reader.iter_lines(io.BytesIO(data), piece.start, piece.first_line):
+        if piece.stop_at_partial_line and not raw.complete:
+            break
+        lines = raw.line
+        events.extend(parser.feed(raw))
+        end_offset = raw.end_offset
+    batch = env["prepare"](events, ingested_utc=env["ingested_utc"])
+    return ChunkResult(batch, counts, rejections, lines, end_offset, parser.state(), end_offset - piece.start)
+
+
+def _bounded(pool: Any, pieces: Iterable[Piece], window: int) -> Iterator[tuple[Piece, ChunkResult]]:
+    """Results in input order, with at most `window` pieces in flight."""
+    flight: deque[tuple[Piece, Any]] = deque()
+    for piece in pieces:
+        flight.append((piece, pool.apply_async(_parse_piece, (piece,))))
+        if len(flight) >= window:
+            done, pending = flight.popleft()
+            yield done, pending.get()
+    while flight:
+        done, pending = flight.popleft()
+        yield done, pending.get()
+
+
+def run(ingestor: Ingestor, pieces: list[Piece], workers: int,
+        on_piece: Callable[[Piece, ChunkResult], None]) -> None:
+    """Parse `pieces` in `workers` processes; hand each result, in order, to `on_piece`."""
+    ingestor.pricer()  # load the catalog before forking, so every worker inherits it
+    _WORKER.update(
+        pricer=ingestor.pricer(), options=ingestor.options, context=ingestor.context,
+        prepare=type(ingestor.store).prepare, ingested_utc=ingestor.ingested_utc,
+    )
+    context = multiprocessing.get_context("fork")
+    try:
+        with context.Pool(workers) as pool:
+            for piece, result in _bounded(pool, pieces, window=workers + 1):
+                on_piece(piece, result)
+    finally:
+        _WORKER.clear()
+
+
+def ingest_file(ingestor: Ingestor, path: str, fmt: str, size: int, workers: int,
+                on_progress: Callable[[int], None] | None) -> None:
+    """One large file of a stateless format, cut into pieces."""
+    ingestor.summary.files += 1
+    lines_before = 0
+
+    def take(piece: Piece, result: ChunkResult) -> None:
+        nonlocal lines_before
+        sink = ingestor.reject_sink(path, lines_before)
+        for line, reason, raw in result.rejections:
+            sink(line, reason, raw)
+        ingestor.add_counts(result.counts)
+        ingestor.add_prepared(result.batch, nbytes=result.nbytes)
+        lines_before += result.lines
+        if on_progress is not None:
+            on_progress(piece.end - piece.start)
+
+    pieces = [Piece(path, path, start, end, fmt) for start, end in split(path, size)]
+    run(ingestor, pieces, workers, take)
