@@ -267,13 +267,21 @@ def pricing_reprice(
             "cost_before_usd": format_usd(result.cost_before_nanos),
             "cost_after_usd": format_usd(result.cost_after_nanos), "difference_usd": format_usd(delta),
             "pricing_revision": result.revision,
-            "models": [{"provider": p, "model": m, "events": s[0], "before_usd": format_usd(s[1]),
-                        "after_usd": format_usd(s[2])} for (p, m), s in sorted(result.by_model.items())],
+            "models": [{"provider": p, "model": m, "events": s[0],
+                        "before_usd": None if s[3] == s[0] else format_usd(s[1]),
+                        "after_usd": None if s[4] == s[0] else format_usd(s[2]),
+                        "unpriced_before": s[3], "unpriced_after": s[4]}
+                       for (p, m), s in sorted(result.by_model.items())],
         })
         return
     if result.by_model:
+        def money(nanos: int, unpriced: int, events: int) -> str:
+            if unpriced == events:
+                return "unpriced"
+            return (format_usd(nanos) or "") + ("*" if unpriced else "")
+
         output.render_table(["provider", "model", "events", "before (USD)", "after (USD)"],
-                            ([p, m, f"{s[0]:,}", format_usd(s[1]), format_usd(s[2])]
+                            ([p, m, f"{s[0]:,}", money(s[1], s[3], s[0]), money(s[2], s[4], s[0])]
                              for (p, m), s in sorted(result.by_model.items())),
                             right=["events", "before (USD)", "after (USD)"])
     verb = "would change" if dry_run else "changed"

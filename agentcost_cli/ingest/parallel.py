@@ -113,14 +113,18 @@ def _parse_piece(piece: Piece) -> ChunkResult:
     events = []
     lines = piece.first_line - 1
     end_offset = piece.start
+    kept_bytes = 0  # of the lines that became events: what a batch's memory grows with
     for raw in reader.iter_lines(io.BytesIO(data), piece.start, piece.first_line):
         if piece.stop_at_partial_line and not raw.complete:
             break
         lines = raw.line
-        events.extend(parser.feed(raw))
+        found = parser.feed(raw)
+        if found:
+            events.extend(found)
+            kept_bytes += len(raw.data or b"")
         end_offset = raw.end_offset
     batch = env["prepare"](events, ingested_utc=env["ingested_utc"])
-    return ChunkResult(batch, counts, rejections, lines, end_offset, parser.state(), end_offset - piece.start)
+    return ChunkResult(batch, counts, rejections, lines, end_offset, parser.state(), kept_bytes)
 
 
 def _bounded(pool: Any, pieces: Iterable[Piece], window: int) -> Iterator[tuple[Piece, ChunkResult]]:

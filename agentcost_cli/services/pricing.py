@@ -290,7 +290,8 @@ class RepriceResult:
     cost_after_nanos: int = 0
     revision: int | None = None
     dry_run: bool = False
-    by_model: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # -> [events, before, after]
+    # (provider, model) -> [events, before, after, unpriced before, unpriced after]
+    by_model: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
 
 def reprice(store: Store, *, since: str | None = None, dry_run: bool = False) -> RepriceResult:
@@ -324,10 +325,12 @@ def reprice(store: Store, *, since: str | None = None, dry_run: bool = False) ->
                     result.changed += 1
                     result.newly_priced += before is None and quote.cost_nanos is not None
                     result.newly_unpriced += before is not None and quote.cost_nanos is None
-                    stats = result.by_model.setdefault((row["provider"], row["model"]), [0, 0, 0])
+                    stats = result.by_model.setdefault((row["provider"], row["model"]), [0, 0, 0, 0, 0])
                     stats[0] += 1
                     stats[1] += before or 0
                     stats[2] += quote.cost_nanos or 0
+                    stats[3] += before is None
+                    stats[4] += quote.cost_nanos is None
                 if before != quote.cost_nanos or row["cost_source"] != quote.cost_source or row["pricing_rev"] != rev:
                     updates.append((row["id"], quote.cost_nanos, quote.cost_source, rev))
             if updates and not dry_run:
