@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..store.base import STAGE_PREFIX, PreparedBatch
 from . import reader, registry
 from .pipeline import ChunkResult, Counts, Ingestor, RecordParser
 
@@ -59,8 +60,9 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def split(path: str, size: int, chunk: int = CHUNK_BYTES) -> list[tuple[int, int]]:
-    """Byte ranges of about `chunk` bytes that start and end on line boundaries."""
+def split(path: str, size: int, chunk: int | None = None) -> list[tuple[int, int]]:
+    """Byte ranges of about `chunk` bytes (default CHUNK_BYTES) that start and end on line boundaries."""
+    chunk = chunk or CHUNK_BYTES
     bounds = [0]
     with open(path, "rb") as handle:
         position = chunk
@@ -124,7 +126,12 @@ def _parse_piece(piece: Piece) -> ChunkResult:
             kept_bytes += len(raw.data or b"")
         end_offset = raw.end_offset
     batch = env["prepare"](events, ingested_utc=env["ingested_utc"])
-    return ChunkResult(batch, counts, rejections, lines, end_offset, parser.state(), kept_bytes)
+    result = ChunkResult(batch, counts, rejections, lines, end_offset, parser.state(), kept_bytes)
+    if env.get("stage_dir") is not None:
+        staged = env["stage"](batch, env["stage_dir"])
+        if staged is not None:
+            result.batch, result.staged, result.staged_rows = PreparedBatch([]), staged, len(batch.rows)
+    return result
 
 
 def _bounded(pool: Any, pieces: Iterable[Piece], window: int) -> Iterator[tuple[Piece, ChunkResult]]:
@@ -141,20 +148,37 @@ def _bounded(pool: Any, pieces: Iterable[Piece], window: int) -> Iterator[tuple[
 
 
 def run(ingestor: Ingestor, pieces: list[Piece], workers: int,
-        on_piece: Callable[[Piece, ChunkResult], None]) -> None:
-    """Parse `pieces` in `workers` processes; hand each result, in order, to `on_piece`."""
+        on_piece: Callable[[Piece, ChunkResult], None], *, stage: bool = False) -> None:
+    """Parse `pieces` in `workers` processes; hand each result, in order, to `on_piece`.
+
+    With `stage`, workers also write their rows to scratch files for the store to bulk-load
+    (not in a strict run: SQLite cannot attach them inside its one long transaction).
+    """
+    ingestor.flush()  # what came before this input is written before it
     ingestor.pricer()  # load the catalog before forking, so every worker inherits it
+    store = ingestor.store
+    stage_dir = store.stage_directory if stage and not ingestor.options.strict else None
+    if stage_dir is not None:
+        store.remove_stale_stages(stage_dir)
     _WORKER.update(
         pricer=ingestor.pricer(), options=ingestor.options, context=ingestor.context,
-        prepare=type(ingestor.store).prepare, ingested_utc=ingestor.ingested_utc,
+        prepare=type(store).prepare, stage=type(store).stage, stage_dir=stage_dir,
+        ingested_utc=ingestor.ingested_utc,
     )
     context = multiprocessing.get_context("fork")
     try:
         with context.Pool(workers) as pool:
             for piece, result in _bounded(pool, pieces, window=workers + 1):
                 on_piece(piece, result)
+    except BaseException:
+        # The pool is terminated by now; drop what its workers staged and nobody loaded.
+        if stage_dir is not None:
+            for leftover in stage_dir.glob(f"{STAGE_PREFIX}{os.getpid()}-*.db"):
+                leftover.unlink(missing_ok=True)
+        raise
     finally:
         _WORKER.clear()
+    ingestor.flush()
 
 
 def ingest_file(ingestor: Ingestor, path: str, fmt: str, size: int, workers: int,
@@ -169,10 +193,13 @@ def ingest_file(ingestor: Ingestor, path: str, fmt: str, size: int, workers: int
         for line, reason, raw in result.rejections:
             sink(line, reason, raw)
         ingestor.add_counts(result.counts)
-        ingestor.add_prepared(result.batch, nbytes=result.nbytes)
+        if result.staged is not None:
+            ingestor.add_staged(result.staged, rows=result.staged_rows, nbytes=result.nbytes)
+        else:
+            ingestor.add_prepared(result.batch, nbytes=result.nbytes)
         lines_before += result.lines
         if on_progress is not None:
             on_progress(piece.end - piece.start)
 
     pieces = [Piece(path, path, start, end, fmt) for start, end in split(path, size)]
-    run(ingestor, pieces, workers, take)
+    run(ingestor, pieces, workers, take, stage=True)

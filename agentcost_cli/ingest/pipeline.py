@@ -18,6 +18,7 @@ import gc
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
@@ -184,6 +185,7 @@ class Ingestor:
         self._pricer: Any = None
         self._pending: list[PricedEvent] = []
         self._pending_rows: list[PreparedBatch] = []
+        self._pending_staged: list[Path] = []
         self._pending_count = 0
         self._pending_bytes = 0
         self._pending_cursors: dict[str, Cursor] = {}
@@ -288,6 +290,14 @@ class Ingestor:
         if self._batch_full():
             self.flush()
 
+    def add_staged(self, path: Path, *, rows: int, nbytes: int) -> None:
+        """Queue a batch a worker staged (Store.stage); it is loaded by `flush`."""
+        self._pending_staged.append(path)
+        self._pending_count += rows
+        self._pending_bytes += nbytes
+        if self._batch_full():
+            self.flush()
+
     def finish(self) -> IngestSummary:
         """Write what is pending. With `strict`, commit only if nothing was rejected."""
         if self._strict_tx is None:
@@ -307,7 +317,9 @@ class Ingestor:
 
     def abort(self) -> None:
         """Drop what is not yet written (each written batch is whole); roll back a strict run."""
-        self._pending, self._pending_rows, self._pending_cursors = [], [], {}
+        for path in self._pending_staged:
+            path.unlink(missing_ok=True)
+        self._pending, self._pending_rows, self._pending_cursors, self._pending_staged = [], [], {}, []
         self._pending_count = self._pending_bytes = 0
         if self._strict_tx is not None:
             exc = InvalidInput("aborted")
@@ -315,7 +327,8 @@ class Ingestor:
             self._strict_tx = None
 
     def flush(self) -> None:
-        """Write the pending batch, its rollups and cursors in one transaction."""
+        """Write what is pending: events and rows in one transaction with the cursors, or
+        (from workers) staged files, each in its own transaction, the cursors with the last."""
         if not self._pending_count and not self._pending_cursors:
             return
         batch = self.store.prepare(self._pending, ingested_utc=self.ingested_utc)
@@ -324,13 +337,21 @@ class Ingestor:
                 batch.larger_wins = (batch.larger_wins or [False] * len(batch.rows)) + (
                     extra.larger_wins or [False] * len(extra.rows))
             batch.rows.extend(extra.rows)
-        with self.store.transaction():
-            result = self.store.insert_prepared(batch)
-            for cursor in self._pending_cursors.values():
-                self.store.set_cursor(cursor)
-        self._pending, self._pending_rows, self._pending_cursors = [], [], {}
+        staged, cursors = self._pending_staged, list(self._pending_cursors.values())
+        self._pending, self._pending_rows, self._pending_cursors, self._pending_staged = [], [], {}, []
         self._pending_count = self._pending_bytes = 0
-        self._count(result)
+        if batch.rows or not staged:
+            with self.store.transaction():
+                self._count(self.store.insert_prepared(batch))
+                for cursor in [] if staged else cursors:
+                    self.store.set_cursor(cursor)
+        for index, path in enumerate(staged):
+            try:
+                self._count(self.store.insert_staged(path, cursors if index == len(staged) - 1 else ()))
+            except BaseException:
+                for rest in staged[index:]:
+                    rest.unlink(missing_ok=True)
+                raise
 
     # -- internals ----------------------------------------------------------
     def _batch_full(self) -> bool:
@@ -363,3 +384,5 @@ class ChunkResult:
     end_offset: int = 0
     state: dict[str, Any] | None = None
     nbytes: int = 0
+    staged: Path | None = None  # the batch's rows, staged by the worker (batch.rows is then empty)
+    staged_rows: int = 0

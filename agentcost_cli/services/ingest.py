@@ -75,7 +75,9 @@ def ingest_inputs(store: Store, inputs: Sequence[str], options: IngestOptions, h
     sizes = {f: Path(f).stat().st_size for f in files if f != "-"}
     if hooks.on_total is not None:
         hooks.on_total(sum(sizes.values()))
-    workers = parallel.worker_count(options.workers) if parallel.can_fork() else 0
+    # Workers stage their rows for the store to bulk-load, which leaves this process mostly
+    # waiting: one worker per CPU (a strict run cannot stage, so it keeps a CPU for writing).
+    workers = parallel.worker_count(options.workers, parent_busy=options.strict) if parallel.can_fork() else 0
     ingestor = Ingestor(store, lambda: load_pricer(store), options,
                         on_reject=hooks.on_reject, on_progress=hooks.on_progress)
     try:

@@ -68,6 +68,11 @@ class AggregateRow:
     sums: dict[str, int] = field(default_factory=dict)
 
 
+# Scratch files of staged batches are named STAGE_PREFIX + the loading process's pid + "-...",
+# so a crashed run's leftovers can be told from a live run's.
+STAGE_PREFIX = ".agentcost-stage-"
+
+
 @dataclass
 class PreparedBatch:
     """Events as plain rows, made by `Store.prepare` (which needs no connection, so it can
@@ -153,6 +158,26 @@ class Store(ABC):
     @abstractmethod
     def insert_prepared(self, batch: PreparedBatch) -> InsertResult:
         """`insert_events` for rows made by `prepare`. Must be called inside `transaction()`."""
+
+    @staticmethod
+    def stage(batch: PreparedBatch, directory: Path) -> Path | None:
+        """Write rows where `insert_staged` can bulk-load them; None when this backend (or this
+        batch) cannot be staged. Pure: runs in worker processes."""
+        return None
+
+    def insert_staged(self, path: Path, cursors: Sequence[Cursor] = ()) -> InsertResult:
+        """Load a staged batch and write `cursors` in one transaction of its own, then delete it."""
+        raise NotImplementedError
+
+    @property
+    def stage_directory(self) -> Path | None:
+        """Where `stage` may write scratch files for this store; None: do not stage."""
+        return None
+
+    @staticmethod
+    def remove_stale_stages(directory: Path) -> int:
+        """Delete staged files that crashed runs left behind."""
+        return 0
 
     @abstractmethod
     def aggregate(self, query: AggregateQuery) -> list[AggregateRow]:

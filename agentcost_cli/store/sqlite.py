@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +21,7 @@ from .base import (
     DAILY_DIMENSIONS,
     EVENT_DIMENSIONS,
     HOURLY_DIMENSIONS,
+    STAGE_PREFIX,
     SUM_COLUMNS,
     AggregateQuery,
     AggregateRow,
@@ -119,6 +122,26 @@ _COST_INDEX = 14
 
 def _json(value: Any) -> str | None:
     return orjson.dumps(value).decode() if value else None
+
+
+STAGE_COLUMNS = ("project", *EVENT_COLUMNS[1:])
+LOAD_STAGED_SQL = (
+    f"INSERT INTO events ({', '.join(EVENT_COLUMNS)})"
+    f" SELECT p.id, {', '.join('r.' + c for c in STAGE_COLUMNS[1:])}"
+    " FROM stage.rows r JOIN main.projects p ON p.slug = r.project"
+    " WHERE 1 ORDER BY r.rowid"  # input order, so the first copy of a duplicate wins
+    " ON CONFLICT (project_id, dedupe_key) DO NOTHING"
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # Positions in a prepared row (EVENT_COLUMNS order; the project is a slug until insert).
@@ -346,6 +369,76 @@ class SqliteStore(Store):
         result.added = added
         result.duplicates += len(rows) - added
         return result
+
+    @staticmethod
+    def stage(batch: PreparedBatch, directory: Path) -> Path | None:
+        """Write rows to a scratch SQLite file that `insert_staged` loads in one statement.
+
+        Runs in worker processes: the per-row cost of binding parameters then falls on
+        them, and the parent's load is a single INSERT ... SELECT, all in C.
+        """
+        if batch.larger_wins is not None or not batch.rows:
+            return None
+        handle, name = tempfile.mkstemp(prefix=f"{STAGE_PREFIX}{os.getppid()}-", suffix=".db", dir=directory)
+        os.close(handle)
+        scratch = sqlite3.connect(name, isolation_level=None)
+        try:
+            scratch.execute("PRAGMA journal_mode = OFF")  # a scratch file: nothing to recover
+            scratch.execute("PRAGMA synchronous = OFF")
+            scratch.execute(f"CREATE TABLE rows ({', '.join(STAGE_COLUMNS)})")
+            scratch.execute("BEGIN")
+            scratch.executemany(
+                f"INSERT INTO rows VALUES ({', '.join('?' * len(STAGE_COLUMNS))})", batch.rows
+            )
+            scratch.execute("COMMIT")
+        finally:
+            scratch.close()
+        return Path(name)
+
+    def insert_staged(self, path: Path, cursors: Sequence[Cursor] = ()) -> InsertResult:
+        """Load a file made by `stage`, fold it into the rollups and write `cursors`, in one
+        transaction; then delete the file. Cannot run inside an open transaction (ATTACH)."""
+        if self._depth:
+            raise StoreError("insert_staged needs to ATTACH, which SQLite refuses inside a transaction")
+        self.conn.execute("ATTACH DATABASE ? AS stage", (str(path),))
+        try:
+            with self.transaction():
+                slugs = [row[0] for row in self.conn.execute("SELECT DISTINCT project FROM stage.rows")]
+                self.project_ids(slugs)
+                staged = self.conn.execute("SELECT count(*) FROM stage.rows").fetchone()[0]
+                before = self.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+                added = self.conn.execute(LOAD_STAGED_SQL).rowcount
+                result = InsertResult(added=added, duplicates=staged - added)
+                if added:
+                    self.conn.execute(FOLD_HOURLY_SQL.format(where="id > ?"), (before,))
+                    self._fold_daily("id > ?", (before,))
+                    result.unpriced_added = self.conn.execute(
+                        "SELECT count(*) FROM events WHERE id > ? AND cost_nanos IS NULL", (before,)
+                    ).fetchone()[0]
+                for cursor in cursors:
+                    self.set_cursor(cursor)
+        finally:
+            self.conn.execute("DETACH DATABASE stage")
+            path.unlink(missing_ok=True)
+        return result
+
+    @property
+    def stage_directory(self) -> Path | None:
+        return self.path.parent  # the same disk as the store
+
+    @staticmethod
+    def remove_stale_stages(directory: Path) -> int:
+        """Delete scratch files left by runs that died (their parent process is gone)."""
+        removed = 0
+        for leftover in directory.glob(f"{STAGE_PREFIX}*.db"):
+            try:
+                pid = int(leftover.name[len(STAGE_PREFIX):].split("-", 1)[0])
+            except ValueError:
+                continue
+            if pid != os.getpid() and not _alive(pid):
+                leftover.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def _merge_larger(self, rows: list[tuple[Any, ...]], larger_wins: list[bool], ids: dict[str, int],
                       result: InsertResult) -> list[tuple[Any, ...]]:

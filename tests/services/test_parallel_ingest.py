@@ -37,9 +37,11 @@ def lines(count: int) -> list[str]:
     return out
 
 
-def run(store: Store, path: Path, workers: int) -> tuple[Any, list[Rejection], list[tuple[Any, ...]]]:
+def run(store: Store, path: Path, workers: int, progress: list[int] | None = None,
+        ) -> tuple[Any, list[Rejection], list[tuple[Any, ...]]]:
     rejected: list[Rejection] = []
-    summary = ingest_inputs(store, [str(path)], IngestOptions(workers=workers), Hooks(on_reject=rejected.append))
+    hooks = Hooks(on_reject=rejected.append, on_progress=(progress if progress is not None else []).append)
+    summary = ingest_inputs(store, [str(path)], IngestOptions(workers=workers), hooks)
     events = [(e["project"], e["dedupe_key"], e["input_tokens"], e["cost_nanos"])
               for e in store.iter_events(EventFilter())]
     return summary, rejected, sorted(events)
@@ -51,8 +53,10 @@ def test_parallel_file_ingest_matches_in_process(tmp_path: Path, monkeypatch: py
     sequential = run(open_store(tmp_path / "a.db"), src, workers=0)  # 0 -> auto; below the size floor: in-process
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "CHUNK_BYTES", 20_000)  # many pieces, cut mid-stream
-    assert len(parallel.split(str(src), src.stat().st_size, parallel.CHUNK_BYTES)) > 5
-    in_parallel = run(open_store(tmp_path / "b.db"), src, workers=2)
+    assert len(parallel.split(str(src), src.stat().st_size)) > 5
+    pieces_seen: list[int] = []  # the parallel path reports progress once per piece
+    in_parallel = run(open_store(tmp_path / "b.db"), src, workers=2, progress=pieces_seen)
+    assert len(pieces_seen) > 5 and sum(pieces_seen) == src.stat().st_size
     assert in_parallel[0].as_dict() == sequential[0].as_dict()
     assert [(r.line, r.reason) for r in in_parallel[1]] == [(r.line, r.reason) for r in sequential[1]]
     assert in_parallel[2] == sequential[2]
@@ -103,3 +107,46 @@ def test_parallel_agent_import_matches_in_process(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     assert imported("b.db", 2) == sequential
     assert sequential[0]["added"] == 6 * 75 and sequential[2][0][0] == 151  # the bad line's true number
+
+
+def test_interrupted_parallel_ingest_leaves_whole_batches_and_no_scratch_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "big.jsonl"
+    src.write_text("\n".join(lines(3000)) + "\n")
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 20_000)
+    store = open_store(tmp_path / "s" / "x.db")
+    calls = {"n": 0}
+
+    def interrupt(_: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest_inputs(store, [str(src)], IngestOptions(workers=2, batch_size=100), Hooks(on_progress=interrupt))
+    assert not list((tmp_path / "s").glob(".agentcost-stage-*"))
+    partial = store.count_events(EventFilter())
+    assert 0 < partial < 2800
+    from agentcost_cli.store.base import AggregateQuery
+
+    assert sum(r.sums["events"] for r in store.aggregate(AggregateQuery(EventFilter(), (), "day"))) == partial
+    summary = ingest_inputs(store, [str(src)], IngestOptions(workers=2))
+    assert summary.added + partial == store.count_events(EventFilter())
+
+
+def test_staged_files_need_their_own_transaction_and_stale_ones_are_removed(tmp_path: Path) -> None:
+    from agentcost_cli.errors import StoreError
+    from agentcost_cli.store.base import STAGE_PREFIX
+    from agentcost_cli.store.sqlite import SqliteStore
+
+    store = open_store(tmp_path / "x.db")
+    assert isinstance(store, SqliteStore)
+    dead = tmp_path / f"{STAGE_PREFIX}999999999-abc.db"
+    dead.write_bytes(b"")
+    mine = tmp_path / f"{STAGE_PREFIX}{__import__('os').getpid()}-abc.db"
+    mine.write_bytes(b"")
+    assert SqliteStore.remove_stale_stages(tmp_path) == 1
+    assert not dead.exists() and mine.exists()
+    with pytest.raises(StoreError), store.transaction():
+        store.insert_staged(mine)
