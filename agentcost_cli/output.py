@@ -133,13 +133,58 @@ def render_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title
                  droppable: Sequence[str] = ()) -> None:
     """A table on stdout. When the terminal is too narrow, columns named in `droppable`
     (most important first) are hidden from the end of that list, and stderr says so."""
-    from rich import box
-    from rich.table import Table
-
     text_rows = [["" if v is None else str(v) for v in row] for row in rows]
     con = console()
     keep = _fit(columns, text_rows, footer, con.width, droppable)
     hidden = [c for i, c in enumerate(columns) if i not in keep]
+    if len(text_rows) > PLAIN_TABLE_ROWS:
+        # Rich lays out every cell (about 0.5 ms a row); a long report would take seconds.
+        _plain_table([columns[i] for i in keep], [[r[i] for i in keep] for r in text_rows], title,
+                     {columns[i] for i in keep} & set(right),
+                     None if footer is None else [str(footer[i]) for i in keep], con.width)
+    else:
+        _rich_table(columns, text_rows, keep, title, right, footer)
+    if hidden:
+        info(f"(not shown for lack of width: {', '.join(hidden)}; widen the terminal or use --csv / --json)")
+
+
+PLAIN_TABLE_ROWS = 100
+
+
+def _plain_table(columns: list[str], rows: list[list[str]], title: str | None, right: set[str],
+                 footer: list[str] | None, width: int) -> None:
+    """The same layout as the Rich table below (SIMPLE_HEAVY), written as plain text."""
+    widths = [max(len(c), *(len(r[i]) for r in rows), len(footer[i]) if footer else 0)
+              for i, c in enumerate(columns)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [cell.rjust(w) if columns[i] in right else cell.ljust(w)
+                 for i, (cell, w) in enumerate(zip(cells, widths, strict=True))]
+        return "  " + "   ".join(parts) + "  "
+
+    total = sum(widths) + 3 * (len(widths) - 1) + 4
+    rule = " " + "━" * (total - 2) + " "
+    bold = not _state["no_color"] and sys.stdout.isatty()
+    header = line(columns)
+    out = []
+    if title:
+        out.append(title.center(min(max(total, len(title)), max(width, total))).rstrip())
+    out.append(f"\x1b[1m{header}\x1b[0m" if bold else header)
+    out.append(rule)
+    out.extend(line(r) for r in rows)
+    if footer is not None:
+        out.append(rule)
+        out.append(line(footer))
+    sys.stdout.write("\n".join(out) + "\n")
+    sys.stdout.flush()
+
+
+def _rich_table(columns: Sequence[str], text_rows: list[list[str]], keep: list[int], title: str | None,
+                right: Sequence[str], footer: Sequence[Any] | None) -> None:
+    from rich import box
+    from rich.table import Table
+
+    con = console()
     table = Table(title=title, box=box.SIMPLE_HEAVY, show_footer=footer is not None, header_style="bold")
     for i in keep:
         column = columns[i]
@@ -150,5 +195,3 @@ def render_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title
     for row in text_rows:
         table.add_row(*(row[i] for i in keep))
     con.print(table)
-    if hidden:
-        info(f"(not shown for lack of width: {', '.join(hidden)}; widen the terminal or use --csv / --json)")

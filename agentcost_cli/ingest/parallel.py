@@ -25,7 +25,7 @@ from typing import Any
 
 from ..store.base import STAGE_PREFIX, PreparedBatch
 from . import reader, registry
-from .pipeline import ChunkResult, Counts, Ingestor, RecordParser
+from .pipeline import STAGED_PER_COMMIT, ChunkResult, Counts, Ingestor, RecordParser
 
 CHUNK_BYTES = 8 * 1024 * 1024
 PARALLEL_MIN_BYTES = 24 * 1024 * 1024  # below this, starting workers costs more than it saves
@@ -168,7 +168,10 @@ def run(ingestor: Ingestor, pieces: list[Piece], workers: int,
     context = multiprocessing.get_context("fork")
     try:
         with context.Pool(workers) as pool:
-            for piece, result in _bounded(pool, pieces, window=workers + 1):
+            # Staged results are files, not memory: let workers run ahead while this process
+            # loads a group of them in one transaction.
+            window = workers + 1 + (STAGED_PER_COMMIT if stage_dir is not None else 0)
+            for piece, result in _bounded(pool, pieces, window=window):
                 on_piece(piece, result)
     except BaseException:
         # The pool is terminated by now; drop what its workers staged and nobody loaded.

@@ -31,6 +31,9 @@ from . import reader, registry
 from .base import Parser, ParseSession, RecordError, SourceContext
 
 UNRECOGNIZED = "not a recognized usage record (see `agentcost ingest --help`)"
+# Staged pieces (about 8 MB of input each) loaded per transaction: fewer commits write
+# less, and a crash still loses at most this much work.
+STAGED_PER_COMMIT = 4
 
 
 @dataclass(frozen=True)
@@ -291,11 +294,9 @@ class Ingestor:
             self.flush()
 
     def add_staged(self, path: Path, *, rows: int, nbytes: int) -> None:
-        """Queue a batch a worker staged (Store.stage); it is loaded by `flush`."""
+        """Queue a batch a worker staged (Store.stage); `flush` loads several per commit."""
         self._pending_staged.append(path)
-        self._pending_count += rows
-        self._pending_bytes += nbytes
-        if self._batch_full():
+        if len(self._pending_staged) >= STAGED_PER_COMMIT:
             self.flush()
 
     def finish(self) -> IngestSummary:
@@ -329,7 +330,7 @@ class Ingestor:
     def flush(self) -> None:
         """Write what is pending: events and rows in one transaction with the cursors, or
         (from workers) staged files, each in its own transaction, the cursors with the last."""
-        if not self._pending_count and not self._pending_cursors:
+        if not self._pending_count and not self._pending_cursors and not self._pending_staged:
             return
         batch = self.store.prepare(self._pending, ingested_utc=self.ingested_utc)
         for extra in self._pending_rows:
@@ -345,11 +346,12 @@ class Ingestor:
                 self._count(self.store.insert_prepared(batch))
                 for cursor in [] if staged else cursors:
                     self.store.set_cursor(cursor)
-        for index, path in enumerate(staged):
+        groups = [staged[i:i + STAGED_PER_COMMIT] for i in range(0, len(staged), STAGED_PER_COMMIT)]
+        for index, group in enumerate(groups):
             try:
-                self._count(self.store.insert_staged(path, cursors if index == len(staged) - 1 else ()))
+                self._count(self.store.insert_staged(group, cursors if index == len(groups) - 1 else ()))
             except BaseException:
-                for rest in staged[index:]:
+                for rest in staged[index * STAGED_PER_COMMIT:]:
                     rest.unlink(missing_ok=True)
                 raise
 

@@ -165,8 +165,9 @@ class Store(ABC):
         batch) cannot be staged. Pure: runs in worker processes."""
         return None
 
-    def insert_staged(self, path: Path, cursors: Sequence[Cursor] = ()) -> InsertResult:
-        """Load a staged batch and write `cursors` in one transaction of its own, then delete it."""
+    def insert_staged(self, paths: Sequence[Path], cursors: Sequence[Cursor] = ()) -> InsertResult:
+        """Load staged batches, in order, and write `cursors` in one transaction of its own;
+        then delete the files."""
         raise NotImplementedError
 
     @property

@@ -103,6 +103,9 @@ FOLD_DAILY_SQL = f"""
     GROUP BY 1, 2, 3, 4, 5, 6, 7
     ON CONFLICT ({_DAILY_KEYS}) DO UPDATE SET {_ADD_SUMS}
 """
+_DAILY_KEY = ("day", "project_id", "provider", "model", "key_id", "user_name", "agent")
+_DAILY_COLUMN = {"project": "project_id", "provider": "provider", "model": "model", "key": "key_id",
+                 "user": "user_name", "agent": "agent"}
 _MOVE_SUMS = (
     "input_tokens = input_tokens + ?, cache_read_tokens = cache_read_tokens + ?,"
     " cache_write_tokens = cache_write_tokens + ?, cache_write_1h_tokens = cache_write_1h_tokens + ?,"
@@ -125,10 +128,11 @@ def _json(value: Any) -> str | None:
 
 
 STAGE_COLUMNS = ("project", *EVENT_COLUMNS[1:])
+MAX_STAGED = 8  # SQLite attaches at most 10 databases by default
 LOAD_STAGED_SQL = (
     f"INSERT INTO events ({', '.join(EVENT_COLUMNS)})"
     f" SELECT p.id, {', '.join('r.' + c for c in STAGE_COLUMNS[1:])}"
-    " FROM stage.rows r JOIN main.projects p ON p.slug = r.project"
+    " FROM {stage}.rows r JOIN main.projects p ON p.slug = r.project"
     " WHERE 1 ORDER BY r.rowid"  # input order, so the first copy of a duplicate wins
     " ON CONFLICT (project_id, dedupe_key) DO NOTHING"
 )
@@ -395,21 +399,33 @@ class SqliteStore(Store):
             scratch.close()
         return Path(name)
 
-    def insert_staged(self, path: Path, cursors: Sequence[Cursor] = ()) -> InsertResult:
-        """Load a file made by `stage`, fold it into the rollups and write `cursors`, in one
-        transaction; then delete the file. Cannot run inside an open transaction (ATTACH)."""
+    def insert_staged(self, paths: Sequence[Path], cursors: Sequence[Cursor] = ()) -> InsertResult:
+        """Load files made by `stage`, in order, fold them into the rollups and write `cursors`,
+        in one transaction; then delete the files. Cannot run inside an open transaction (ATTACH).
+
+        Several pieces per transaction: every commit rewrites the index pages it touched, so
+        fewer, larger commits write much less.
+        """
         if self._depth:
             raise StoreError("insert_staged needs to ATTACH, which SQLite refuses inside a transaction")
-        self.conn.execute("ATTACH DATABASE ? AS stage", (str(path),))
+        if len(paths) > MAX_STAGED:
+            raise StoreError(f"at most {MAX_STAGED} staged files per load")
+        attached: list[str] = []
         try:
+            for index, path in enumerate(paths):
+                self.conn.execute("ATTACH DATABASE ? AS " + f"stage{index}", (str(path),))
+                attached.append(f"stage{index}")
             with self.transaction():
-                slugs = [row[0] for row in self.conn.execute("SELECT DISTINCT project FROM stage.rows")]
-                self.project_ids(slugs)
-                staged = self.conn.execute("SELECT count(*) FROM stage.rows").fetchone()[0]
+                result = InsertResult()
                 before = self.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
-                added = self.conn.execute(LOAD_STAGED_SQL).rowcount
-                result = InsertResult(added=added, duplicates=staged - added)
-                if added:
+                for alias in attached:
+                    slugs = [row[0] for row in self.conn.execute(f"SELECT DISTINCT project FROM {alias}.rows")]
+                    self.project_ids(slugs)
+                    staged = self.conn.execute(f"SELECT count(*) FROM {alias}.rows").fetchone()[0]
+                    added = self.conn.execute(LOAD_STAGED_SQL.format(stage=alias)).rowcount
+                    result.added += added
+                    result.duplicates += staged - added
+                if result.added:
                     self.conn.execute(FOLD_HOURLY_SQL.format(where="id > ?"), (before,))
                     self._fold_daily("id > ?", (before,))
                     result.unpriced_added = self.conn.execute(
@@ -418,8 +434,10 @@ class SqliteStore(Store):
                 for cursor in cursors:
                     self.set_cursor(cursor)
         finally:
-            self.conn.execute("DETACH DATABASE stage")
-            path.unlink(missing_ok=True)
+            for alias in attached:
+                self.conn.execute(f"DETACH DATABASE {alias}")
+            for path in paths:
+                path.unlink(missing_ok=True)
         return result
 
     @property
@@ -528,6 +546,39 @@ class SqliteStore(Store):
         return (" AND ".join(clauses) or "1"), params
 
     def aggregate(self, query: AggregateQuery) -> list[AggregateRow]:
+        if query.time_grain == "day" and not query.filter.projects:
+            fast = self._daily_by_key_prefix(query)
+            if fast is not None:
+                return fast
+        return self._aggregate(query)
+
+    def _daily_by_key_prefix(self, query: AggregateQuery) -> list[AggregateRow] | None:
+        """Group usage_daily by a prefix of its primary key, which SQLite streams without
+        sorting, and finish the grouping here. A report by day and model reads a few
+        thousand groups this way instead of sorting every row (measured: 36 ms vs 62 ms
+        for 94k rollup rows). None when the prefix would be nearly the whole key."""
+        columns = [_DAILY_COLUMN[d] for d in query.dimensions]
+        depth = max((_DAILY_KEY.index(c) for c in columns), default=0)
+        if depth > 3:  # through key/user/agent: as many groups as rows; plain GROUP BY is cheaper
+            return None
+        prefix = _DAILY_KEY[: depth + 1]
+        where, params = self._where(query.filter, "x", "day")
+        inner_sums = ", ".join(f"sum(x.{c}) AS {c}" for c in SUM_COLUMNS)
+        outer_sums = ", ".join(f"sum(g.{c})" for c in SUM_COLUMNS)
+        outer_keys = ["g.day", *("p.slug" if c == "project_id" else f"g.{c}" for c in columns)]
+        join = " JOIN projects p ON p.id = g.project_id" if "project_id" in columns else ""
+        sql = (
+            f"SELECT {', '.join(outer_keys)}, {outer_sums} FROM"
+            f" (SELECT {', '.join('x.' + c for c in prefix)}, {inner_sums} FROM usage_daily x"
+            f" WHERE {where} GROUP BY {', '.join('x.' + c for c in prefix)}) g{join}"
+            f" GROUP BY {', '.join(str(i + 1) for i in range(len(outer_keys)))}"
+        )
+        width = len(columns)
+        return [AggregateRow(r[0], tuple(None if v == "" else v for v in r[1:1 + width]),
+                             dict(zip(SUM_COLUMNS, r[1 + width:], strict=True)))
+                for r in self.conn.execute(sql, params)]
+
+    def _aggregate(self, query: AggregateQuery) -> list[AggregateRow]:
         grain = query.time_grain
         allowed: tuple[str, ...]
         if grain == "day":
@@ -545,10 +596,10 @@ class SqliteStore(Store):
         dims = [DIMENSION_SQL[d] for d in query.dimensions]
         select = ", ".join([bucket_sql, *dims, sums])
         group = ", ".join(str(i) for i in range(1, len(dims) + 2))
-        sql = (
-            f"SELECT {select} FROM {table} x JOIN projects p ON p.id = x.project_id"
-            f" WHERE {where} GROUP BY {group}"
-        )
+        # Join projects only to name them or filter on them: most reports need neither.
+        join = " JOIN projects p ON p.id = x.project_id" if "project" in query.dimensions or \
+            query.filter.projects else ""
+        sql = f"SELECT {select} FROM {table} x{join} WHERE {where} GROUP BY {group}"
         rows = []
         width = len(dims)
         for record in self.conn.execute(sql, params):

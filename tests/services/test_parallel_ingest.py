@@ -149,4 +149,4 @@ def test_staged_files_need_their_own_transaction_and_stale_ones_are_removed(tmp_
     assert SqliteStore.remove_stale_stages(tmp_path) == 1
     assert not dead.exists() and mine.exists()
     with pytest.raises(StoreError), store.transaction():
-        store.insert_staged(mine)
+        store.insert_staged([mine])
