@@ -21,6 +21,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..store.base import STAGE_PREFIX, PreparedBatch
@@ -100,8 +101,34 @@ def parallel_format(path: str, fmt: str) -> str | None:
     return fmt
 
 
+def _parse_group(group: tuple[Piece, ...]) -> list[ChunkResult]:
+    """Runs in a worker: a group of pieces (small files travel together), staged as one
+    file when staging is on. The last result then carries the group's rows; the others
+    carry only their counts, cursor data and rejections (`in_group`)."""
+    env = _WORKER
+    results = [_parse_piece(piece) for piece in group]
+    if len(results) > 1:
+        rows: list[tuple[Any, ...]] = []
+        larger: list[bool] | None = None
+        for result in results:
+            own = result.batch.larger_wins
+            if own is not None or larger is not None:
+                larger = (larger or [False] * len(rows)) + (own or [False] * len(result.batch.rows))
+            rows.extend(result.batch.rows)
+            result.batch = PreparedBatch([])
+            result.in_group = True
+        results[-1].batch = PreparedBatch(rows, larger)
+        results[-1].in_group = False
+    last = results[-1]
+    if env.get("stage_dir") is not None:
+        staged = env["stage"](last.batch, env["stage_dir"])
+        if staged is not None:
+            last.staged, last.staged_rows, last.batch = staged, len(last.batch.rows), PreparedBatch([])
+    return results
+
+
 def _parse_piece(piece: Piece) -> ChunkResult:
-    """Runs in a worker: one piece of input to prepared rows."""
+    """One piece of input to prepared rows."""
     env = _WORKER
     with open(piece.path, "rb") as handle:
         handle.seek(piece.start)
@@ -126,25 +153,45 @@ def _parse_piece(piece: Piece) -> ChunkResult:
             kept_bytes += len(raw.data or b"")
         end_offset = raw.end_offset
     batch = env["prepare"](events, ingested_utc=env["ingested_utc"])
-    result = ChunkResult(batch, counts, rejections, lines, end_offset, parser.state(), kept_bytes)
-    if env.get("stage_dir") is not None:
-        staged = env["stage"](batch, env["stage_dir"])
-        if staged is not None:
-            result.batch, result.staged, result.staged_rows = PreparedBatch([]), staged, len(batch.rows)
-    return result
+    return ChunkResult(batch, counts, rejections, lines, end_offset, parser.state(), kept_bytes)
+
+
+def _groups(pieces: Iterable[Piece], target: int) -> Iterator[tuple[Piece, ...]]:
+    """Consecutive pieces, together up to about `target` bytes (a large piece goes alone)."""
+    group: list[Piece] = []
+    size = 0
+    for piece in pieces:
+        length = piece.end - piece.start if piece.end >= 0 else _remaining(piece)
+        if group and size + length > target:
+            yield tuple(group)
+            group, size = [], 0
+        group.append(piece)
+        size += length
+    if group:
+        yield tuple(group)
+
+
+def _remaining(piece: Piece) -> int:
+    try:
+        return max(0, Path(piece.path).stat().st_size - piece.start)
+    except OSError:
+        return 0
 
 
 def _bounded(pool: Any, pieces: Iterable[Piece], window: int) -> Iterator[tuple[Piece, ChunkResult]]:
-    """Results in input order, with at most `window` pieces in flight."""
-    flight: deque[tuple[Piece, Any]] = deque()
-    for piece in pieces:
-        flight.append((piece, pool.apply_async(_parse_piece, (piece,))))
+    """Results in input order, with at most `window` groups in flight."""
+    flight: deque[tuple[tuple[Piece, ...], Any]] = deque()
+
+    def drain() -> Iterator[tuple[Piece, ChunkResult]]:
+        group, pending = flight.popleft()
+        yield from zip(group, pending.get(), strict=True)
+
+    for group in _groups(pieces, CHUNK_BYTES):
+        flight.append((group, pool.apply_async(_parse_group, (group,))))
         if len(flight) >= window:
-            done, pending = flight.popleft()
-            yield done, pending.get()
+            yield from drain()
     while flight:
-        done, pending = flight.popleft()
-        yield done, pending.get()
+        yield from drain()
 
 
 def run(ingestor: Ingestor, pieces: list[Piece], workers: int,

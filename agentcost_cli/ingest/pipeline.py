@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gc
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -283,19 +283,21 @@ class Ingestor:
         self.summary.read += counts.read
         self.summary.skipped += counts.skipped
 
-    def add_prepared(self, batch: PreparedBatch, *, nbytes: int, cursor: Cursor | None = None) -> None:
+    def add_prepared(self, batch: PreparedBatch, *, nbytes: int, cursors: Sequence[Cursor] = ()) -> None:
         """Queue rows a worker process made; written in the order they are added."""
         self._pending_rows.append(batch)
         self._pending_count += len(batch.rows)
         self._pending_bytes += nbytes
-        if cursor is not None:
+        for cursor in cursors:
             self._pending_cursors[cursor.path] = cursor
         if self._batch_full():
             self.flush()
 
-    def add_staged(self, path: Path, *, rows: int, nbytes: int) -> None:
+    def add_staged(self, path: Path, *, rows: int, nbytes: int, cursors: Sequence[Cursor] = ()) -> None:
         """Queue a batch a worker staged (Store.stage); `flush` loads several per commit."""
         self._pending_staged.append(path)
+        for cursor in cursors:
+            self._pending_cursors[cursor.path] = cursor
         if len(self._pending_staged) >= STAGED_PER_COMMIT:
             self.flush()
 
@@ -388,3 +390,4 @@ class ChunkResult:
     nbytes: int = 0
     staged: Path | None = None  # the batch's rows, staged by the worker (batch.rows is then empty)
     staged_rows: int = 0
+    in_group: bool = False  # its rows travel with a later result of the same group

@@ -183,6 +183,7 @@ def _import_parallel(ingestor: Ingestor, agent: str, plan: list[_Planned], worke
     from ..ingest import parallel
 
     by_path = {str(item.path): item for item in plan}
+    waiting: list[Cursor] = []  # cursors of files whose rows travel with a later result
 
     def take(piece: parallel.Piece, result: Any) -> None:
         item = by_path[piece.path]
@@ -191,14 +192,20 @@ def _import_parallel(ingestor: Ingestor, agent: str, plan: list[_Planned], worke
         for line, reason, raw in result.rejections:
             sink(line, reason, raw)
         ingestor.add_counts(result.counts)
-        cursor = _cursor(agent, item, result.end_offset, result.state, result.lines)
-        ingestor.add_prepared(result.batch, nbytes=result.nbytes, cursor=cursor)
+        # A cursor commits with the rows it covers, never before them.
+        waiting.append(_cursor(agent, item, result.end_offset, result.state, result.lines))
+        if not result.in_group:
+            if result.staged is not None:
+                ingestor.add_staged(result.staged, rows=result.staged_rows, nbytes=result.nbytes, cursors=waiting)
+            else:
+                ingestor.add_prepared(result.batch, nbytes=result.nbytes, cursors=waiting)
+            waiting.clear()
         if hooks.on_progress is not None:
             hooks.on_progress(item.stat.st_size - item.start)
 
     pieces = [parallel.Piece(str(item.path), str(item.path), item.start, -1, agent, item.state,
                              stop_at_partial_line=True, first_line=item.first_line) for item in plan]
-    parallel.run(ingestor, pieces, workers, take)
+    parallel.run(ingestor, pieces, workers, take, stage=True)
 
 
 def _same_file(cursor: Cursor, stat: os.stat_result) -> bool:

@@ -121,6 +121,13 @@ _MERGE_COLUMNS = (
 )
 _TOKEN_SLICE = slice(8, 14)
 _COST_INDEX = 14
+_FOUND_WIDTH = 15  # id, dedupe_key and the _MERGE_COLUMNS
+# Staged rows whose (project, key) is stored already, beside the stored copy.
+STAGED_CONFLICTS_SQL = (
+    f"SELECT e.id, e.dedupe_key, {', '.join('e.' + c.strip() for c in _MERGE_COLUMNS.split(','))}, r.*"
+    " FROM {stage}.rows r JOIN main.projects p ON p.slug = r.project"
+    " JOIN main.events e ON e.project_id = p.id AND e.dedupe_key = r.dedupe_key"
+)
 
 
 def _json(value: Any) -> str | None:
@@ -129,6 +136,7 @@ def _json(value: Any) -> str | None:
 
 STAGE_COLUMNS = ("project", *EVENT_COLUMNS[1:])
 MAX_STAGED = 8  # SQLite attaches at most 10 databases by default
+
 LOAD_STAGED_SQL = (
     f"INSERT INTO events ({', '.join(EVENT_COLUMNS)})"
     f" SELECT p.id, {', '.join('r.' + c for c in STAGE_COLUMNS[1:])}"
@@ -152,6 +160,21 @@ def _alive(pid: int) -> bool:
 R_PROJECT, R_KEY, R_TS = 0, 1, 2
 R_TOKENS = slice(6, 12)
 R_COST, R_SOURCE, R_REV = 22, 23, 24
+
+
+def _keep_largest(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """One row per (project, key): the one with most tokens, at its first occurrence's place."""
+    best: dict[tuple[Any, Any], int] = {}
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        key = (row[R_PROJECT], row[R_KEY])
+        at = best.get(key)
+        if at is None:
+            best[key] = len(out)
+            out.append(row)
+        elif _total(row) > _total(out[at]):
+            out[at] = row
+    return out
 
 
 def _total(row: tuple[Any, ...]) -> int:
@@ -381,8 +404,14 @@ class SqliteStore(Store):
         Runs in worker processes: the per-row cost of binding parameters then falls on
         them, and the parent's load is a single INSERT ... SELECT, all in C.
         """
-        if batch.larger_wins is not None or not batch.rows:
+        if not batch.rows:
             return None
+        rows = batch.rows
+        larger = batch.larger_wins is not None
+        if larger:
+            if not all(batch.larger_wins or ()):
+                return None  # a mix of dedupe rules: leave it to insert_prepared
+            rows = _keep_largest(rows)
         handle, name = tempfile.mkstemp(prefix=f"{STAGE_PREFIX}{os.getppid()}-", suffix=".db", dir=directory)
         os.close(handle)
         scratch = sqlite3.connect(name, isolation_level=None)
@@ -390,10 +419,11 @@ class SqliteStore(Store):
             scratch.execute("PRAGMA journal_mode = OFF")  # a scratch file: nothing to recover
             scratch.execute("PRAGMA synchronous = OFF")
             scratch.execute(f"CREATE TABLE rows ({', '.join(STAGE_COLUMNS)})")
+            # The dedupe rule travels with the rows: "larger" means the copy with most tokens wins.
+            scratch.execute("CREATE TABLE rule (larger_wins INTEGER NOT NULL, dropped INTEGER NOT NULL)")
             scratch.execute("BEGIN")
-            scratch.executemany(
-                f"INSERT INTO rows VALUES ({', '.join('?' * len(STAGE_COLUMNS))})", batch.rows
-            )
+            scratch.execute("INSERT INTO rule VALUES (?, ?)", (int(larger), len(batch.rows) - len(rows)))
+            scratch.executemany(f"INSERT INTO rows VALUES ({', '.join('?' * len(STAGE_COLUMNS))})", rows)
             scratch.execute("COMMIT")
         finally:
             scratch.close()
@@ -420,8 +450,18 @@ class SqliteStore(Store):
                 before = self.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
                 for alias in attached:
                     slugs = [row[0] for row in self.conn.execute(f"SELECT DISTINCT project FROM {alias}.rows")]
-                    self.project_ids(slugs)
+                    ids = self.project_ids(slugs)
                     staged = self.conn.execute(f"SELECT count(*) FROM {alias}.rows").fetchone()[0]
+                    larger, dropped = self.conn.execute(f"SELECT larger_wins, dropped FROM {alias}.rule").fetchone()
+                    result.duplicates += dropped  # copies the worker already collapsed
+                    if larger:
+                        # Rows whose key is stored already: keep whichever copy has more tokens.
+                        # The bulk load below then skips them (ON CONFLICT DO NOTHING).
+                        for found_and_row in self.conn.execute(STAGED_CONFLICTS_SQL.format(stage=alias)).fetchall():
+                            found, row = found_and_row[:_FOUND_WIDTH], found_and_row[_FOUND_WIDTH:]
+                            if _total(row) > sum(found[_TOKEN_SLICE][:5]):
+                                self._replace(ids[row[R_PROJECT]], found, row)
+                                result.replaced += 1
                     added = self.conn.execute(LOAD_STAGED_SQL.format(stage=alias)).rowcount
                     result.added += added
                     result.duplicates += staged - added

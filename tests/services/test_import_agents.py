@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agentcost_cli.ingest.pipeline import IngestOptions
 from agentcost_cli.services.ingest import import_agent_logs
 from agentcost_cli.services.reports import ReportRequest, build_report
@@ -111,3 +113,27 @@ def test_codex_import_resumes_with_session_state(store: Store, tmp_path: Path) -
     assert [(e["input_tokens"], e["output_tokens"], e["model"]) for e in events] == [
         (100, 10, "gpt-5"), (150, 20, "gpt-5")]
     assert {e["project"] for e in events} == {"api"}
+
+
+def test_growing_snapshots_through_the_parallel_staged_path(store: Store, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentcost_cli.ingest import parallel
+
+    if not parallel.can_fork():
+        pytest.skip("the parallel path needs fork()")
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    folder = project_dir(tmp_path)
+    (folder / "other.jsonl").write_text(cc_line("x1", "rx", 3))  # two files, so the import goes parallel
+    log = folder / "sess-1.jsonl"
+    log.write_text(cc_line("m1", "r1", 1) + cc_line("m1", "r1", 40) + cc_line("m2", "r2", 5))
+    first = import_agent_logs(store, "claude-code", [tmp_path / "projects"], IngestOptions(workers=2))
+    assert (first.added, first.duplicates) == (3, 1)
+    with log.open("a") as handle:
+        handle.write(cc_line("m1", "r1", 300) + cc_line("m2", "r2", 2))  # m1 grew; m2's stale copy is smaller
+    (folder / "other.jsonl").write_text(cc_line("x1", "rx", 3) + cc_line("x2", "ry", 4))
+    second = import_agent_logs(store, "claude-code", [tmp_path / "projects"], IngestOptions(workers=2))
+    assert (second.added, second.duplicates) == (1, 2)
+    tokens = {e["dedupe_key"]: e["output_tokens"] for e in store.iter_events(EventFilter())}
+    assert tokens == {"cc:m1:r1": 300, "cc:m2:r2": 5, "cc:x1:rx": 3, "cc:x2:ry": 4}
+    rollup = store.aggregate(AggregateQuery(EventFilter(), (), "day"))[0].sums
+    assert rollup["output_tokens"] == 312 and rollup["events"] == 4
