@@ -152,7 +152,7 @@ def _parse_piece(piece: Piece) -> ChunkResult:
             events.extend(found)
             kept_bytes += len(raw.data or b"")
         end_offset = raw.end_offset
-    batch = env["prepare"](events, ingested_utc=env["ingested_utc"])
+    batch = env["prepare"](events, ingest_run=env["ingest_run"])
     return ChunkResult(batch, counts, rejections, lines, end_offset, parser.state(), kept_bytes)
 
 
@@ -210,7 +210,7 @@ def run(ingestor: Ingestor, pieces: list[Piece], workers: int,
     _WORKER.update(
         pricer=ingestor.pricer(), options=ingestor.options, context=ingestor.context,
         prepare=type(store).prepare, stage=type(store).stage, stage_dir=stage_dir,
-        ingested_utc=ingestor.ingested_utc,
+        ingest_run=ingestor.run_id(),
     )
     context = multiprocessing.get_context("fork")
     try:

@@ -186,6 +186,7 @@ class Ingestor:
         self.ingested_utc = now_utc()
         self._pricer_factory = pricer_factory
         self._pricer: Any = None
+        self._run_id: int | None = None
         self._pending: list[PricedEvent] = []
         self._pending_rows: list[PreparedBatch] = []
         self._pending_staged: list[Path] = []
@@ -213,6 +214,12 @@ class Ingestor:
             gc.collect()
             gc.freeze()
         return self._pricer
+
+    def run_id(self) -> int:
+        """This run's row in the store (made on first use: a run that adds nothing leaves none)."""
+        if self._run_id is None:
+            self._run_id = self.store.ingest_run(self.ingested_utc)
+        return self._run_id
 
     def reject_sink(self, display: str, line_offset: int = 0) -> RejectSink:
         def sink(line: int, reason: str, raw: bytes | None) -> None:
@@ -334,7 +341,7 @@ class Ingestor:
         (from workers) staged files, each in its own transaction, the cursors with the last."""
         if not self._pending_count and not self._pending_cursors and not self._pending_staged:
             return
-        batch = self.store.prepare(self._pending, ingested_utc=self.ingested_utc)
+        batch = self.store.prepare(self._pending, ingest_run=self.run_id())
         for extra in self._pending_rows:
             if extra.larger_wins is not None or batch.larger_wins is not None:
                 batch.larger_wins = (batch.larger_wins or [False] * len(batch.rows)) + (

@@ -148,12 +148,16 @@ class Store(ABC):
         (or, for events marked `replace_if_larger`, the one with the most tokens).
         Must be called inside `transaction()` so that a batch and its rollups commit together.
         """
-        return self.insert_prepared(self.prepare(events, ingested_utc=ingested_utc))
+        return self.insert_prepared(self.prepare(events, ingest_run=self.ingest_run(ingested_utc)))
 
     @staticmethod
     @abstractmethod
-    def prepare(events: Sequence[PricedEvent], *, ingested_utc: str) -> PreparedBatch:
+    def prepare(events: Sequence[PricedEvent], *, ingest_run: int | None) -> PreparedBatch:
         """Turn events into rows for `insert_prepared`; pure, so any process can do it."""
+
+    @abstractmethod
+    def ingest_run(self, started_utc: str) -> int:
+        """The id of the ingest run that started at `started_utc` (created on first use)."""
 
     @abstractmethod
     def insert_prepared(self, batch: PreparedBatch) -> InsertResult:

@@ -62,7 +62,7 @@ EVENT_COLUMNS = (
     "cost_source",
     "pricing_rev",
     "source_format",
-    "ingested_utc",
+    "ingest_run",
 )
 INSERT_EVENT_SQL = (
     f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
@@ -182,7 +182,7 @@ def _total(row: tuple[Any, ...]) -> int:
     return int(row[6] + row[7] + row[8] + row[9] + row[10])
 
 
-def event_row(item: PricedEvent, project: Any, ingested_utc: str) -> tuple[Any, ...]:
+def event_row(item: PricedEvent, project: Any, ingest_run: int | None) -> tuple[Any, ...]:
     e = item.event
     reported = None
     if e.reported_cost_usd is not None:
@@ -195,7 +195,7 @@ def event_row(item: PricedEvent, project: Any, ingested_utc: str) -> tuple[Any, 
         e.timestamp,
         item.provider,
         e.model,
-        item.model_ref,
+        None if item.model_ref == e.model else item.model_ref,  # stored only when it says something
         e.input_tokens,
         e.cache_read_tokens,
         e.cache_write_tokens,
@@ -216,7 +216,7 @@ def event_row(item: PricedEvent, project: Any, ingested_utc: str) -> tuple[Any, 
         item.cost_source,
         item.pricing_rev,
         e.source,
-        ingested_utc,
+        ingest_run,
     )
 
 
@@ -368,8 +368,8 @@ class SqliteStore(Store):
 
     # -- events ----------------------------------------------------------
     @staticmethod
-    def prepare(events: Sequence[PricedEvent], *, ingested_utc: str) -> PreparedBatch:
-        rows = [event_row(item, item.project, ingested_utc) for item in events]
+    def prepare(events: Sequence[PricedEvent], *, ingest_run: int | None) -> PreparedBatch:
+        rows = [event_row(item, item.project, ingest_run) for item in events]
         larger = [item.replace_if_larger for item in events] if any(i.replace_if_larger for i in events) else None
         return PreparedBatch(rows, larger)
 
@@ -650,8 +650,9 @@ class SqliteStore(Store):
     def iter_events(self, flt: EventFilter, *, batch_size: int = 5000) -> Iterator[dict[str, Any]]:
         where, params = self._where(flt, "x", "ts_utc")
         sql = (
-            "SELECT x.id, p.slug AS project, x.* FROM events x JOIN projects p ON p.id = x.project_id"
-            f" WHERE {where} ORDER BY x.ts_utc, x.id"
+            "SELECT x.id, p.slug AS project, x.*, coalesce(x.model_ref, x.model) AS model_ref,"
+            " r.started_utc AS ingested_utc FROM events x JOIN projects p ON p.id = x.project_id"
+            f" LEFT JOIN ingest_runs r ON r.id = x.ingest_run WHERE {where} ORDER BY x.ts_utc, x.id"
         )
         cursor = self.conn.execute(sql, params)
         names = [d[0] for d in cursor.description]
@@ -742,6 +743,13 @@ class SqliteStore(Store):
         cursor = self.conn.execute("SELECT id, slug, name, created_utc FROM projects ORDER BY slug")
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, r, strict=True)) for r in cursor]
+
+    # -- ingest runs -----------------------------------------------------
+    def ingest_run(self, started_utc: str) -> int:
+        with self.transaction():
+            self.conn.execute("INSERT OR IGNORE INTO ingest_runs (started_utc) VALUES (?)", (started_utc,))
+            row = self.conn.execute("SELECT id FROM ingest_runs WHERE started_utc = ?", (started_utc,)).fetchone()
+        return int(row[0])
 
     # -- cursors ---------------------------------------------------------
     def get_cursors(self, source: str) -> dict[str, Cursor]:

@@ -249,3 +249,44 @@ def test_largest_copy_wins_within_and_across_batches(backend: Store) -> None:
     assert totals["unpriced_events"] == 0 and totals["cost_nanos"] == 1000 + 200 + 5
     _rollup_equals_events(backend, ("model",))
     _daily_equals_events(backend)
+
+
+def test_m003_moves_ingestion_times_to_runs_and_keeps_every_event(tmp_path: Path) -> None:
+    """Upgrade from a frozen m002 schema: same events, same export, leaner rows."""
+    from agentcost_cli.services.export import export_rows
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE _agentcost_migrations (name TEXT PRIMARY KEY, applied_utc TEXT NOT NULL)")
+    for name, statements in MIGRATIONS[:2]:
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute("INSERT INTO _agentcost_migrations VALUES (?, 'then')", (name,))
+    conn.execute("INSERT INTO projects VALUES (1, 'web', 'web', 'then')")
+    old_columns = [row[1] for row in conn.execute("PRAGMA table_info(events)")]
+    assert "ingested_utc" in old_columns
+    for i, (model, ref, ingested) in enumerate([("gpt-4o", "gpt-4o", "2026-11-01T00:00:00.000000Z"),
+                                                 ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5",
+                                                  "2026-11-02T00:00:00.000000Z")]):
+        values = dict.fromkeys(old_columns, 0)
+        values.update(id=i + 1, project_id=1, dedupe_key=f"k{i}", ts_utc="2026-11-01T10:00:00.000000Z",
+                      provider="openai", model=model, model_ref=ref, requests=1, cost_source="computed",
+                      cost_nanos=100 + i, ingested_utc=ingested, latency_ms=None, user_name=None, session_id=None,
+                      agent=None, key_id=None, tags_json=None, price_context_json=None, metadata_json=None,
+                      reported_cost_nanos=None, pricing_rev=None, source_format="native")
+        conn.execute(f"INSERT INTO events ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                     list(values.values()))
+    conn.commit()
+    conn.close()
+    store = open_store(path)
+    try:
+        assert store.migration_status().pending == []
+        rows = list(export_rows(store, EventFilter()))
+        assert [(r["id"], r["model_ref"], r["ingested_at"], r["cost_usd"]) for r in rows] == [
+            ("k0", "gpt-4o", "2026-11-01T00:00:00.000000Z", "0.000000100"),
+            ("k1", "claude-sonnet-4-5", "2026-11-02T00:00:00.000000Z", "0.000000101")]
+        raw = sqlite3.connect(path)
+        assert raw.execute("SELECT model_ref FROM events ORDER BY id").fetchall() == [(None,), ("claude-sonnet-4-5",)]
+        assert raw.execute("SELECT count(*) FROM ingest_runs").fetchone() == (2,)
+    finally:
+        store.close()

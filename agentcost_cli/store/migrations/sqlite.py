@@ -199,3 +199,61 @@ M002_DAILY_ROLLUP = [
 ]
 
 MIGRATIONS.append(("m002_daily_rollup", M002_DAILY_ROLLUP))
+
+# Leaner events. Every event carried its run's ingestion time as 27 bytes of text,
+# and the catalog model it priced as even when that was its own model name: about a
+# sixth of each row, and write volume is what bounds bulk ingest. The time moves to
+# one ingest_runs row per run (which also records which run added an event), and
+# model_ref is NULL when it equals model. SQLite cannot drop NOT NULL in place, so
+# the table is rebuilt (the standard create-copy-drop-rename sequence).
+M003_LEAN_EVENTS = [
+    "CREATE TABLE ingest_runs (id INTEGER PRIMARY KEY, started_utc TEXT NOT NULL UNIQUE)",
+    "INSERT INTO ingest_runs (started_utc) SELECT DISTINCT ingested_utc FROM events ORDER BY 1",
+    """
+    CREATE TABLE events_lean (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        dedupe_key TEXT NOT NULL,
+        ts_utc TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        model_ref TEXT,
+        input_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        cache_write_1h_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        requests INTEGER NOT NULL,
+        latency_ms INTEGER,
+        user_name TEXT,
+        session_id TEXT,
+        agent TEXT,
+        key_id TEXT,
+        tags_json TEXT,
+        price_context_json TEXT,
+        metadata_json TEXT,
+        reported_cost_nanos INTEGER,
+        cost_nanos INTEGER,
+        cost_source TEXT NOT NULL,
+        pricing_rev INTEGER,
+        source_format TEXT,
+        ingest_run INTEGER REFERENCES ingest_runs(id)
+    )
+    """,
+    """
+    INSERT INTO events_lean SELECT e.id, e.project_id, e.dedupe_key, e.ts_utc, e.provider, e.model,
+        NULLIF(e.model_ref, e.model), e.input_tokens, e.cache_read_tokens, e.cache_write_tokens,
+        e.cache_write_1h_tokens, e.output_tokens, e.reasoning_tokens, e.requests, e.latency_ms, e.user_name,
+        e.session_id, e.agent, e.key_id, e.tags_json, e.price_context_json, e.metadata_json,
+        e.reported_cost_nanos, e.cost_nanos, e.cost_source, e.pricing_rev, e.source_format, r.id
+    FROM events e JOIN ingest_runs r ON r.started_utc = e.ingested_utc ORDER BY e.id
+    """,
+    "DROP TABLE events",
+    "ALTER TABLE events_lean RENAME TO events",
+    "CREATE UNIQUE INDEX events_dedupe ON events(project_id, dedupe_key)",
+    "CREATE INDEX events_ts ON events(ts_utc)",
+    "CREATE INDEX events_unpriced ON events(provider, model) WHERE cost_source = 'unpriced'",
+]
+
+MIGRATIONS.append(("m003_lean_events", M003_LEAN_EVENTS))
