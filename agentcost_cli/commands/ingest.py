@@ -103,8 +103,15 @@ def register(app: typer.Typer) -> None:
         Re-ingesting the same data adds nothing. Exit code 6 means some records were rejected
         (each is listed on stderr with file, line and reason; the rest were kept).
         """
+        import sys
+
+        from ..errors import InvalidInput
         from ..services.ingest import Hooks, ingest_inputs
 
+        if (not paths or paths == ["-"]) and sys.stdin.isatty():
+            # Waiting silently for a terminal to type JSON is never what anyone meant.
+            raise InvalidInput("nothing to ingest", hint="name files or folders, or pipe data: "
+                                                         "my-app | agentcost ingest -")
         options = _options(ctx, fmt=fmt, project=project, at=at, strict=strict)
         store = open_store(ctx)
         sink = _RejectSink(reject_file)

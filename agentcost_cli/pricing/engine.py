@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from ..models import PricedEvent, UsageEvent, usd_to_nanos
@@ -161,7 +160,3 @@ def slow_cost_nanos(prices: Any, event: UsageEvent) -> int:
         # genai-prices bills one request per call; an event may carry several.
         total += (event.requests - 1) * Decimal(prices.requests_kcount) / 1000
     return usd_to_nanos(total)
-
-
-def as_datetime(ts: str) -> datetime:
-    return parse_utc(ts)

@@ -713,3 +713,9 @@ def test_tables_never_truncate(invoke, demo_db, args, needles):
     assert "…" not in result.stdout
     for needle in needles:
         assert needle in result.stdout
+
+
+def test_ingest_without_input_on_a_terminal_says_so_instead_of_waiting(run_cli):
+    out = run_cli("ingest", tty_input="")
+    assert out.code == ExitCode.USAGE
+    assert "nothing to ingest" in out.stderr and out.stdout == ""
