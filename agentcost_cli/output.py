@@ -32,12 +32,21 @@ def _console(stderr: bool) -> Console:
         from rich.console import Console
 
         stream = sys.stderr if stderr else sys.stdout
-        # A table piped to a file or pager is still for people: do not squeeze it to 80 columns.
-        width = None if stream.isatty() or os.environ.get("COLUMNS") else 200
+        width = None if stream.isatty() or os.environ.get("COLUMNS") else _piped_width()
         # soft_wrap on stderr: a `file:line: reason` message must stay one greppable line.
         _consoles[key] = Console(stderr=stderr, no_color=_state["no_color"], highlight=False, width=width,
                                  soft_wrap=stderr)
     return _consoles[key]
+
+
+def _piped_width() -> int:
+    """Width for output that is not a terminal. `agentcost report | head` in a terminal still
+    lands on that terminal (stderr tells its size); a file or pipe elsewhere gets room to
+    spare rather than 80 squeezed columns."""
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):
+        return 200
 
 
 def console() -> Console:
