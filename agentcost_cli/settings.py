@@ -28,6 +28,13 @@ def _positive_int(value: Any) -> int:
     return number
 
 
+def _non_negative_int(value: Any) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be 0 or a positive integer")
+    return number
+
+
 def _positive_float(value: Any) -> float:
     number = float(value)
     if number <= 0:
@@ -80,6 +87,10 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "ingest.batch_size", "AGENTCOST_BATCH_SIZE", _positive_int, lambda: 20000,
         "Events per ingest transaction.",
+    ),
+    SettingSpec(
+        "ingest.workers", "AGENTCOST_WORKERS", _non_negative_int, lambda: 0,
+        "Worker processes that parse large inputs; 0 picks one per CPU, 1 or more fixes the number.",
     ),
     SettingSpec(
         "pricing.url", "AGENTCOST_PRICING_URL", _text, lambda: GENAI_PRICES_URL,

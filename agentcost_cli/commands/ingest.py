@@ -69,7 +69,7 @@ def _options(ctx: typer.Context, *, fmt: str, project: str | None, at: str | Non
         except ValueError as exc:
             raise InvalidInput(f"--at: {exc}") from None
     return IngestOptions(fmt=fmt, project=project, default_project=conf["ingest.project"], at=at_text,
-                         strict=strict, batch_size=conf["ingest.batch_size"])
+                         strict=strict, batch_size=conf["ingest.batch_size"], workers=conf["ingest.workers"])
 
 
 def _finish(summary: Any, verb: str, quiet: bool) -> None:

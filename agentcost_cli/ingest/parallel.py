@@ -24,13 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import StoreError
 from ..store.base import STAGE_PREFIX, PreparedBatch
 from . import reader, registry
 from .pipeline import STAGED_PER_COMMIT, ChunkResult, Counts, Ingestor, RecordParser
 
 CHUNK_BYTES = 8 * 1024 * 1024
+PIECE_TIMEOUT_S = 600.0
 PARALLEL_MIN_BYTES = 24 * 1024 * 1024  # below this, starting workers costs more than it saves
 _STATEFUL = frozenset({"claude-code", "codex"})
+
+class IngestWorkerError(StoreError):
+    """A worker process died or hung; what was committed before stays consistent."""
+
 
 # Set in the parent just before forking; the workers read it (fork copies it).
 _WORKER: dict[str, Any] = {}
@@ -184,7 +190,15 @@ def _bounded(pool: Any, pieces: Iterable[Piece], window: int) -> Iterator[tuple[
 
     def drain() -> Iterator[tuple[Piece, ChunkResult]]:
         group, pending = flight.popleft()
-        yield from zip(group, pending.get(), strict=True)
+        try:
+            # A piece takes well under a second; a worker the OS killed never answers at all.
+            results = pending.get(timeout=PIECE_TIMEOUT_S)
+        except multiprocessing.TimeoutError:
+            raise IngestWorkerError(
+                f"a worker parsing {group[0].display} did not answer in {PIECE_TIMEOUT_S:.0f} s",
+                hint="it may have run out of memory; rerun with AGENTCOST_WORKERS=1 or a smaller input",
+            ) from None
+        yield from zip(group, results, strict=True)
 
     for group in _groups(pieces, CHUNK_BYTES):
         flight.append((group, pool.apply_async(_parse_group, (group,))))

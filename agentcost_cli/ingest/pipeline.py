@@ -68,7 +68,7 @@ class IngestOptions:
     strict: bool = False
     batch_size: int = 20000
     batch_bytes: int = 4 * 1024 * 1024  # raw input per batch: bounds memory for fat records
-    workers: int = 0  # parser processes for large inputs; 0: one fewer than the CPUs (none on one CPU)
+    workers: int = 0  # parser processes for large inputs; 0: one per CPU (none on one CPU)
 
 
 @dataclass

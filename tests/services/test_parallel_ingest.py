@@ -150,3 +150,22 @@ def test_staged_files_need_their_own_transaction_and_stale_ones_are_removed(tmp_
     assert not dead.exists() and mine.exists()
     with pytest.raises(StoreError), store.transaction():
         store.insert_staged([mine])
+
+
+def test_strict_parallel_ingest_writes_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentcost_cli.errors import IngestRejected
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 20_000)
+    good = [line for line in lines(2000) if line.startswith("{\"id") and ": -1" not in line]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([*good[:1500], "{broken", *good[1500:]]) + "\n")
+    store = open_store(tmp_path / "s.db")
+    with pytest.raises(IngestRejected):
+        ingest_inputs(store, [str(bad)], IngestOptions(workers=2, strict=True, batch_size=100))
+    assert store.count_events(EventFilter()) == 0
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text("\n".join(good) + "\n")
+    summary = ingest_inputs(store, [str(ok)], IngestOptions(workers=2, strict=True, batch_size=100))
+    assert summary.added == store.count_events(EventFilter()) > 1000
+    assert not list(tmp_path.glob(".agentcost-stage-*"))
