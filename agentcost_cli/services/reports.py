@@ -1,8 +1,12 @@
 """`agentcost report`: sums per group, bucketed in the reader's time zone.
 
-Reads come from the hourly rollups; a UTC hour maps to exactly one local day in
-any zone whose offset is a whole number of hours. For other zones (India,
-Nepal, ...) and for `session` groups the same sums are taken from the events.
+Sums come from the cheapest source that answers exactly:
+- the daily rollup, when the report is in the store's rollup zone, its bounds are
+  local midnights and it groups by no more than project/provider/model/key/user/agent;
+- the hourly rollup (project/provider/model), for other zones whose offset is a whole
+  number of hours: a UTC hour then maps to exactly one local day;
+- the raw events, for `session`, half-hour zones (India, Nepal, ...) and bounds
+  that are not whole hours.
 """
 
 from __future__ import annotations

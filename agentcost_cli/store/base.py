@@ -15,7 +15,7 @@ from typing import Any
 
 from ..models import InsertResult, PricedEvent
 
-# Dimensions a report can group by, and whether the hourly rollup carries them.
+# The dimensions each source can group by: the daily rollup, the hourly one, the events.
 DAILY_DIMENSIONS = ("project", "provider", "model", "key", "user", "agent")
 HOURLY_DIMENSIONS = ("project", "provider", "model")
 EVENT_DIMENSIONS = (*DAILY_DIMENSIONS, "session")
@@ -144,8 +144,8 @@ class Store(ABC):
     def insert_events(self, events: Sequence[PricedEvent], *, ingested_utc: str) -> InsertResult:
         """Insert events that are new for their (project, dedupe key) and fold them into the rollups.
 
-        Duplicates, in the store or within `events`, are skipped and counted; the first one wins
-        (or, for events marked `replace_if_larger`, the one with the most tokens).
+        Duplicates, in the store or within `events`, are skipped and counted; the first copy wins
+        (or, for events marked `replace_if_larger`, the copy with the most tokens).
         Must be called inside `transaction()` so that a batch and its rollups commit together.
         """
         return self.insert_prepared(self.prepare(events, ingest_run=self.ingest_run(ingested_utc)))
