@@ -8,7 +8,6 @@ RecordError: any other exception would abort an ingest run. And each parser's
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,15 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agentcost_cli.ingest.anthropic import AnthropicParser
 from agentcost_cli.ingest.base import Parser, RecordError, SourceContext
-from agentcost_cli.ingest.gemini import GeminiParser
-from agentcost_cli.ingest.openai import OpenAIParser
 from agentcost_cli.models import TOKEN_FIELDS, UsageEvent
 from agentcost_cli.timeutil import parse_utc
 
-FIXTURE_ROOT = Path(__file__).parents[1] / "fixtures" / "ingest"
-PARSERS: dict[str, Parser] = {"openai": OpenAIParser(), "anthropic": AnthropicParser(), "gemini": GeminiParser()}
+from .provider_fixtures import PARSERS, all_records
+
 PROVIDERS = {"openai", "openrouter", "anthropic", "google"}
 # The conftest `ctx`, built here because Hypothesis reuses one fixture value across all examples anyway.
 CTX = SourceContext(path="test.jsonl", fallback_timestamp="2026-11-20T12:00:00.000000Z")
@@ -36,20 +32,9 @@ HOSTILE = settings(
 )
 
 
-def fixture_records(provider: str) -> list[dict[str, Any]]:
-    records = []
-    for path in sorted((FIXTURE_ROOT / provider).iterdir()):
-        if path.name == "expected.json":
-            continue
-        raw = path.read_bytes()
-        if path.suffix == ".json":
-            records.append(orjson.loads(raw))
-        else:
-            records += [orjson.loads(line) for line in raw.splitlines() if line.strip()]
-    return records
 
 
-FIXTURES = {name: fixture_records(name) for name in PARSERS}
+FIXTURES = {name: all_records(name) for name in PARSERS}
 
 # Keys the parsers look at, so random objects often reach deep code instead of failing at the top.
 KEYS = st.sampled_from([
