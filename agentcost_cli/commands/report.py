@@ -124,3 +124,6 @@ def register(app: typer.Typer) -> None:
             output.info(f"wrote {len(result.rows):,} row(s) to {out}")
         else:
             _table(result)
+            if not result.totals["events"] and not (since or until or project or provider or model):
+                output.info("no usage yet: try `agentcost import claude-code`, `agentcost ingest FILE`, "
+                            "or `agentcost demo`")

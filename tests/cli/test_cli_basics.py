@@ -719,3 +719,10 @@ def test_ingest_without_input_on_a_terminal_says_so_instead_of_waiting(run_cli):
     out = run_cli("ingest", tty_input="")
     assert out.code == ExitCode.USAGE
     assert "nothing to ingest" in out.stderr and out.stdout == ""
+
+
+def test_report_on_an_empty_store_points_to_the_ways_in(run_cli):
+    out = run_cli("report")
+    assert out.code == 0
+    assert "no usage yet" in out.stderr and "no usage yet" not in out.stdout
+    assert "no usage yet" not in run_cli("report", "--json").stderr
