@@ -13,25 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..models import InsertResult, PricedEvent
+from ..models import TOKEN_FIELDS, InsertResult, PricedEvent
 
 # The dimensions each source can group by: the daily rollup, the hourly one, the events.
 DAILY_DIMENSIONS = ("project", "provider", "model", "key", "user", "agent")
 HOURLY_DIMENSIONS = ("project", "provider", "model")
 EVENT_DIMENSIONS = (*DAILY_DIMENSIONS, "session")
 
-SUM_COLUMNS = (
-    "events",
-    "requests",
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "cost_nanos",
-    "unpriced_events",
-)
+SUM_COLUMNS = ("events", "requests", *TOKEN_FIELDS, "cost_nanos", "unpriced_events")
 
 
 @dataclass(frozen=True)

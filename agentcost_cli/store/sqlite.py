@@ -32,117 +32,35 @@ from .base import (
     Store,
 )
 from .migrations.sqlite import MIGRATIONS
-
-MIGRATIONS_TABLE = "_agentcost_migrations"
-
-EVENT_COLUMNS = (
-    "project_id",
-    "dedupe_key",
-    "ts_utc",
-    "provider",
-    "model",
-    "model_ref",
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "requests",
-    "latency_ms",
-    "user_name",
-    "session_id",
-    "agent",
-    "key_id",
-    "tags_json",
-    "price_context_json",
-    "metadata_json",
-    "reported_cost_nanos",
-    "cost_nanos",
-    "cost_source",
-    "pricing_rev",
-    "source_format",
-    "ingest_run",
-)
-INSERT_EVENT_SQL = (
-    f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
-    " ON CONFLICT (project_id, dedupe_key) DO NOTHING"
-)
-
-# Store column (or expression) per report dimension.
-DIMENSION_SQL = {
-    "project": "p.slug",
-    "provider": "x.provider",
-    "model": "x.model",
-    "key": "x.key_id",
-    "user": "x.user_name",
-    "agent": "x.agent",
-    "session": "x.session_id",
-}
-
-_ROLLUP_SUMS = (
-    "count(*), sum(requests), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens),"
-    " sum(cache_write_1h_tokens), sum(output_tokens), sum(reasoning_tokens),"
-    " coalesce(sum(cost_nanos), 0), sum(cost_nanos IS NULL)"
-)  # column names are unqualified so the same text serves the folds and the events scan
-_ADD_SUMS = ", ".join(f"{c} = {c} + excluded.{c}" for c in SUM_COLUMNS)
-_HOURLY_KEYS = "hour_utc, project_id, provider, model"
-FOLD_HOURLY_SQL = f"""
-    INSERT INTO usage_hourly ({_HOURLY_KEYS}, {", ".join(SUM_COLUMNS)})
-    SELECT substr(ts_utc, 1, 13), project_id, provider, model, {_ROLLUP_SUMS}
-    FROM events WHERE {{where}}
-    GROUP BY 1, 2, 3, 4
-    ON CONFLICT ({_HOURLY_KEYS}) DO UPDATE SET {_ADD_SUMS}
-"""
-_DAILY_KEYS = "day, project_id, provider, model, key_id, user_name, agent"
-FOLD_DAILY_SQL = f"""
-    INSERT INTO usage_daily ({_DAILY_KEYS}, {", ".join(SUM_COLUMNS)})
-    SELECT {{day}}, project_id, provider, model, coalesce(key_id, ''), coalesce(user_name, ''),
-           coalesce(agent, ''), {_ROLLUP_SUMS}
-    FROM events WHERE {{where}}
-    GROUP BY 1, 2, 3, 4, 5, 6, 7
-    ON CONFLICT ({_DAILY_KEYS}) DO UPDATE SET {_ADD_SUMS}
-"""
-_DAILY_KEY = ("day", "project_id", "provider", "model", "key_id", "user_name", "agent")
-_DAILY_COLUMN = {"project": "project_id", "provider": "provider", "model": "model", "key": "key_id",
-                 "user": "user_name", "agent": "agent"}
-_MOVE_SUMS = (
-    "input_tokens = input_tokens + ?, cache_read_tokens = cache_read_tokens + ?,"
-    " cache_write_tokens = cache_write_tokens + ?, cache_write_1h_tokens = cache_write_1h_tokens + ?,"
-    " output_tokens = output_tokens + ?, reasoning_tokens = reasoning_tokens + ?,"
-    " cost_nanos = cost_nanos + ?, unpriced_events = unpriced_events + ?"
-)
-
-
-# Columns read when a larger copy may replace a stored event (see _merge_larger).
-_MERGE_COLUMNS = (
-    "ts_utc, provider, model, key_id, user_name, agent, input_tokens, cache_read_tokens, cache_write_tokens,"
-    " cache_write_1h_tokens, output_tokens, reasoning_tokens, cost_nanos"
-)
-_TOKEN_SLICE = slice(8, 14)
-_COST_INDEX = 14
-_FOUND_WIDTH = 15  # id, dedupe_key and the _MERGE_COLUMNS
-# Staged rows whose (project, key) is stored already, beside the stored copy.
-STAGED_CONFLICTS_SQL = (
-    f"SELECT e.id, e.dedupe_key, {', '.join('e.' + c.strip() for c in _MERGE_COLUMNS.split(','))}, r.*"
-    " FROM {stage}.rows r JOIN main.projects p ON p.slug = r.project"
-    " JOIN main.events e ON e.project_id = p.id AND e.dedupe_key = r.dedupe_key"
-)
-
-
-def _json(value: Any) -> str | None:
-    return orjson.dumps(value).decode() if value else None
-
-
-STAGE_COLUMNS = ("project", *EVENT_COLUMNS[1:])
-MAX_STAGED = 8  # SQLite attaches at most 10 databases by default
-
-LOAD_STAGED_SQL = (
-    f"INSERT INTO events ({', '.join(EVENT_COLUMNS)})"
-    f" SELECT p.id, {', '.join('r.' + c for c in STAGE_COLUMNS[1:])}"
-    " FROM {stage}.rows r JOIN main.projects p ON p.slug = r.project"
-    " WHERE 1 ORDER BY r.rowid"  # input order, so the first copy of a duplicate wins
-    " ON CONFLICT (project_id, dedupe_key) DO NOTHING"
+from .sqlite_pricing import PricingTables
+from .sqlite_sql import (
+    COST_INDEX,
+    DAILY_COLUMN,
+    DAILY_KEY,
+    DIMENSION_SQL,
+    FOLD_DAILY_SQL,
+    FOLD_HOURLY_SQL,
+    FOUND_WIDTH,
+    INSERT_EVENT_SQL,
+    LOAD_STAGED_SQL,
+    MAX_STAGED,
+    MERGE_COLUMNS,
+    MIGRATIONS_TABLE,
+    MOVE_SUMS,
+    R_COST,
+    R_KEY,
+    R_PROJECT,
+    R_REV,
+    R_SOURCE,
+    R_TOKENS,
+    ROLLUP_SUMS,
+    STAGE_COLUMNS,
+    STAGED_CONFLICTS_SQL,
+    TOKEN_SLICE,
+    event_row,
+    json_text,
+    keep_largest,
+    row_total,
 )
 
 
@@ -156,71 +74,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-# Positions in a prepared row (EVENT_COLUMNS order; the project is a slug until insert).
-R_PROJECT, R_KEY, R_TS = 0, 1, 2
-R_TOKENS = slice(6, 12)
-R_COST, R_SOURCE, R_REV = 22, 23, 24
-
-
-def _keep_largest(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """One row per (project, key): the one with most tokens, at its first occurrence's place."""
-    best: dict[tuple[Any, Any], int] = {}
-    out: list[tuple[Any, ...]] = []
-    for row in rows:
-        key = (row[R_PROJECT], row[R_KEY])
-        at = best.get(key)
-        if at is None:
-            best[key] = len(out)
-            out.append(row)
-        elif _total(row) > _total(out[at]):
-            out[at] = row
-    return out
-
-
-def _total(row: tuple[Any, ...]) -> int:
-    """Prompt plus output tokens (reasoning is part of output)."""
-    return int(row[6] + row[7] + row[8] + row[9] + row[10])
-
-
-def event_row(item: PricedEvent, project: Any, ingest_run: int | None) -> tuple[Any, ...]:
-    e = item.event
-    reported = None
-    if e.reported_cost_usd is not None:
-        from ..models import usd_to_nanos
-
-        reported = usd_to_nanos(e.reported_cost_usd)
-    return (
-        project,
-        item.dedupe_key,
-        e.timestamp,
-        item.provider,
-        e.model,
-        None if item.model_ref == e.model else item.model_ref,  # stored only when it says something
-        e.input_tokens,
-        e.cache_read_tokens,
-        e.cache_write_tokens,
-        e.cache_write_1h_tokens,
-        e.output_tokens,
-        e.reasoning_tokens,
-        e.requests,
-        e.latency_ms,
-        e.user,
-        e.session,
-        e.agent,
-        e.key_id,
-        _json(e.tags),
-        _json(e.price_context),
-        _json(e.metadata),
-        reported,
-        item.cost_nanos,
-        item.cost_source,
-        item.pricing_rev,
-        e.source,
-        ingest_run,
-    )
-
-
-class SqliteStore(Store):
+class SqliteStore(PricingTables, Store):
     def __init__(self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10_000,
                  rollup_zone: str = "UTC") -> None:
         self.path = path
@@ -411,7 +265,7 @@ class SqliteStore(Store):
         if larger:
             if not all(batch.larger_wins or ()):
                 return None  # a mix of dedupe rules: leave it to insert_prepared
-            rows = _keep_largest(rows)
+            rows = keep_largest(rows)
         handle, name = tempfile.mkstemp(prefix=f"{STAGE_PREFIX}{os.getppid()}-", suffix=".db", dir=directory)
         os.close(handle)
         scratch = sqlite3.connect(name, isolation_level=None)
@@ -458,8 +312,8 @@ class SqliteStore(Store):
                         # Rows whose key is stored already: keep whichever copy has more tokens.
                         # The bulk load below then skips them (ON CONFLICT DO NOTHING).
                         for found_and_row in self.conn.execute(STAGED_CONFLICTS_SQL.format(stage=alias)).fetchall():
-                            found, row = found_and_row[:_FOUND_WIDTH], found_and_row[_FOUND_WIDTH:]
-                            if _total(row) > sum(found[_TOKEN_SLICE][:5]):
+                            found, row = found_and_row[:FOUND_WIDTH], found_and_row[FOUND_WIDTH:]
+                            if row_total(row) > sum(found[TOKEN_SLICE][:5]):
                                 self._replace(ids[row[R_PROJECT]], found, row)
                                 result.replaced += 1
                     added = self.conn.execute(LOAD_STAGED_SQL.format(stage=alias)).rowcount
@@ -517,7 +371,7 @@ class SqliteStore(Store):
                 best[key] = row
             else:
                 result.duplicates += 1
-                if _total(row) > _total(held):
+                if row_total(row) > row_total(held):
                     best[key] = row
         by_project: dict[str, list[tuple[Any, ...]]] = {}
         for (project, _), row in best.items():
@@ -526,7 +380,7 @@ class SqliteStore(Store):
             for start in range(0, len(items), 500):
                 chunk = items[start:start + 500]
                 stored = {found[1]: found for found in self.conn.execute(
-                    f"SELECT id, dedupe_key, {_MERGE_COLUMNS} FROM events WHERE project_id = ?"
+                    f"SELECT id, dedupe_key, {MERGE_COLUMNS} FROM events WHERE project_id = ?"
                     f" AND dedupe_key IN ({', '.join('?' * len(chunk))})",
                     [ids[project], *(row[R_KEY] for row in chunk)],
                 )}
@@ -536,15 +390,15 @@ class SqliteStore(Store):
                         plain.append(row)
                         continue
                     result.duplicates += 1
-                    if _total(row) > sum(found[_TOKEN_SLICE][:5]):
+                    if row_total(row) > sum(found[TOKEN_SLICE][:5]):
                         self._replace(ids[project], found, row)
                         result.replaced += 1
         return plain
 
     def _replace(self, project_id: int, found: tuple[Any, ...], row: tuple[Any, ...]) -> None:
         new_tokens = row[R_TOKENS]
-        old_tokens = found[_TOKEN_SLICE]
-        old_cost, new_cost = found[_COST_INDEX], row[R_COST]
+        old_tokens = found[TOKEN_SLICE]
+        old_cost, new_cost = found[COST_INDEX], row[R_COST]
         self.conn.execute(
             "UPDATE events SET input_tokens = ?, cache_read_tokens = ?, cache_write_tokens = ?,"
             " cache_write_1h_tokens = ?, output_tokens = ?, reasoning_tokens = ?, cost_nanos = ?,"
@@ -557,13 +411,13 @@ class SqliteStore(Store):
         ts, provider, model, key_id, user, agent = found[2:8]
         moves = (*deltas, cost_delta, unpriced_delta)
         self.conn.execute(
-            f"UPDATE usage_hourly SET {_MOVE_SUMS}"
+            f"UPDATE usage_hourly SET {MOVE_SUMS}"
             " WHERE hour_utc = ? AND project_id = ? AND provider = ? AND model = ?",
             (*moves, ts[:13], project_id, provider, model),
         )
         day = zones.local_day(zones.zone_named(self.rollup_zone), ts)
         self.conn.execute(
-            f"UPDATE usage_daily SET {_MOVE_SUMS} WHERE day = ? AND project_id = ? AND provider = ? AND model = ?"
+            f"UPDATE usage_daily SET {MOVE_SUMS} WHERE day = ? AND project_id = ? AND provider = ? AND model = ?"
             " AND key_id = ? AND user_name = ? AND agent = ?",
             (*moves, day, project_id, provider, model, key_id or "", user or "", agent or ""),
         )
@@ -597,11 +451,11 @@ class SqliteStore(Store):
         sorting, and finish the grouping here. A report by day and model reads a few
         thousand groups this way instead of sorting every row (measured: 36 ms vs 62 ms
         for 94k rollup rows). None when the prefix would be nearly the whole key."""
-        columns = [_DAILY_COLUMN[d] for d in query.dimensions]
-        depth = max((_DAILY_KEY.index(c) for c in columns), default=0)
+        columns = [DAILY_COLUMN[d] for d in query.dimensions]
+        depth = max((DAILY_KEY.index(c) for c in columns), default=0)
         if depth > 3:  # through key/user/agent: as many groups as rows; plain GROUP BY is cheaper
             return None
-        prefix = _DAILY_KEY[: depth + 1]
+        prefix = DAILY_KEY[: depth + 1]
         where, params = self._where(query.filter, "x", "day")
         inner_sums = ", ".join(f"sum(x.{c}) AS {c}" for c in SUM_COLUMNS)
         outer_sums = ", ".join(f"sum(g.{c})" for c in SUM_COLUMNS)
@@ -631,7 +485,7 @@ class SqliteStore(Store):
         missing = set(query.dimensions) - set(allowed)
         if missing:
             raise StoreError(f"{table} has no {', '.join(sorted(missing))} dimension")
-        sums = _ROLLUP_SUMS if table == "events" else ", ".join(f"sum(x.{c})" for c in SUM_COLUMNS)
+        sums = ROLLUP_SUMS if table == "events" else ", ".join(f"sum(x.{c})" for c in SUM_COLUMNS)
         where, params = self._where(query.filter, "x", time_column, hour_grain=table == "usage_hourly")
         dims = [DIMENSION_SQL[d] for d in query.dimensions]
         select = ", ".join([bucket_sql, *dims, sums])
@@ -769,90 +623,8 @@ class SqliteStore(Store):
             " size = excluded.size, mtime_ns = excluded.mtime_ns, offset = excluded.offset,"
             " state_json = excluded.state_json, updated_utc = excluded.updated_utc",
             (cursor.source, cursor.path, cursor.device, cursor.inode, cursor.size, cursor.mtime_ns,
-             cursor.offset, _json(cursor.state), now_utc()),
+             cursor.offset, json_text(cursor.state), now_utc()),
         )
-
-    # -- pricing ---------------------------------------------------------
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self.conn.execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, r, strict=True)) for r in cursor]
-
-    def current_pricing_revision(self) -> dict[str, Any] | None:
-        rows = self._rows("SELECT * FROM pricing_revisions ORDER BY id DESC LIMIT 1")
-        return rows[0] if rows else None
-
-    def add_pricing_revision(self, *, snapshot_id: int | None, reason: str) -> int:
-        with self.transaction():
-            cur = self.conn.execute(
-                "INSERT INTO pricing_revisions (created_utc, snapshot_id, reason) VALUES (?, ?, ?)",
-                (now_utc(), snapshot_id, reason),
-            )
-        return int(cur.lastrowid or 0)
-
-    def add_pricing_snapshot(self, info: dict[str, Any]) -> int:
-        with self.transaction():
-            self.conn.execute("UPDATE pricing_snapshots SET active = 0")
-            cur = self.conn.execute(
-                "INSERT INTO pricing_snapshots (sha256, format, source_url, fetched_utc, path, provider_count,"
-                " model_count, etag, last_modified, active) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                (info["sha256"], info["format"], info["source_url"], info["fetched_utc"], info["path"],
-                 info["provider_count"], info["model_count"], info.get("etag"), info.get("last_modified")),
-            )
-        return int(cur.lastrowid or 0)
-
-    def active_pricing_snapshot(self) -> dict[str, Any] | None:
-        rows = self._rows("SELECT * FROM pricing_snapshots WHERE active = 1 ORDER BY id DESC LIMIT 1")
-        return rows[0] if rows else None
-
-    def list_pricing_snapshots(self) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM pricing_snapshots ORDER BY id")
-
-    def add_price_override(self, override: dict[str, Any]) -> int:
-        with self.transaction():
-            cur = self.conn.execute(
-                "INSERT INTO price_overrides (provider, model, rates_json, effective_from_utc, reason, created_utc)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (override["provider"], override["model"], orjson.dumps(override["rates"]).decode(),
-                 override["effective_from_utc"], override["reason"], override["created_utc"]),
-            )
-        return int(cur.lastrowid or 0)
-
-    def remove_price_overrides(self, provider: str, model: str, *, removed_utc: str) -> int:
-        with self.transaction():
-            cur = self.conn.execute(
-                "UPDATE price_overrides SET removed_utc = ? WHERE provider = ? AND model = ? AND removed_utc IS NULL",
-                (removed_utc, provider, model),
-            )
-        return cur.rowcount
-
-    def active_price_overrides(self) -> list[dict[str, Any]]:
-        rows = self._rows(
-            "SELECT * FROM price_overrides WHERE removed_utc IS NULL ORDER BY provider, model, effective_from_utc, id"
-        )
-        for row in rows:
-            row["rates"] = orjson.loads(row.pop("rates_json"))
-        return rows
-
-    def add_price_history(self, rows: Sequence[dict[str, Any]]) -> None:
-        with self.transaction():
-            self.conn.executemany(
-                "INSERT INTO price_history (recorded_utc, revision_id, provider, model, field, old_value,"
-                " new_value, pct_change, source) VALUES (:recorded_utc, :revision_id, :provider, :model, :field,"
-                " :old_value, :new_value, :pct_change, :source)",
-                rows,
-            )
-
-    def price_history(self, provider: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM price_history WHERE 1"
-        params: list[Any] = []
-        if provider:
-            sql += " AND provider = ?"
-            params.append(provider)
-        if model:
-            sql += " AND model = ?"
-            params.append(model)
-        return self._rows(sql + " ORDER BY id", params)
 
     # -- meta ------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

@@ -12,7 +12,7 @@ from agentcost_cli.models import PricedEvent, UsageEvent
 from agentcost_cli.store import open_store
 from agentcost_cli.store.base import AggregateQuery, Cursor, EventFilter, Store
 from agentcost_cli.store.migrations.sqlite import MIGRATIONS
-from agentcost_cli.store.sqlite import EVENT_COLUMNS
+from agentcost_cli.store.sqlite_sql import EVENT_COLUMNS
 
 EXPECTED_EVENT_COLUMNS = {"id", *EVENT_COLUMNS}
 
