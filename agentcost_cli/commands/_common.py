@@ -43,14 +43,16 @@ def settings(ctx: typer.Context) -> Settings:
     return st._settings
 
 
-def open_store(ctx: typer.Context) -> Store:
-    """The store for this run, opened (and migrated) once; closed when the command ends."""
+def open_store(ctx: typer.Context, *, migrate: bool = True) -> Store:
+    """The store for this run, opened once (and migrated, unless `agentcost db` says not to);
+    closed when the command ends."""
     from ..store import open_store as _open
 
     st = state(ctx)
     if st._store is None:
         conf = settings(ctx)
-        st._store = _open(conf["store.path"], synchronous=conf["store.synchronous"], rollup_zone=rollup_zone(ctx))
+        st._store = _open(conf["store.path"], synchronous=conf["store.synchronous"], migrate=migrate,
+                          rollup_zone=rollup_zone(ctx))
         ctx.find_root().call_on_close(st._store.close)
     return st._store
 

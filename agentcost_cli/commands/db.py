@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from .. import output
-from ._common import JsonOpt, QuietOpt, YesOpt, confirm, rollup_zone, settings
-
-if TYPE_CHECKING:
-    from ..store.base import Store
+from ._common import JsonOpt, QuietOpt, YesOpt, confirm, open_store
 
 db_app = typer.Typer(help="The store: schema migrations, status, online backups.", no_args_is_help=True)
-
-
-def _store(ctx: typer.Context, *, migrate: bool) -> Store:
-    from ..store import open_store
-
-    conf = settings(ctx)
-    store = open_store(conf["store.path"], synchronous=conf["store.synchronous"], migrate=migrate,
-                       rollup_zone=rollup_zone(ctx))
-    ctx.call_on_close(store.close)
-    return store
 
 
 @db_app.command("migrate")
@@ -32,7 +19,7 @@ def db_migrate(ctx: typer.Context, quiet: QuietOpt = False) -> None:
 
     Example: agentcost db migrate
     """
-    store = _store(ctx, migrate=False)
+    store = open_store(ctx, migrate=False)
     applied = store.migrate()
     if not quiet:
         output.info(f"applied {len(applied)} migration(s): {', '.join(applied)}" if applied
@@ -45,7 +32,7 @@ def db_status(ctx: typer.Context, json_: JsonOpt = False) -> None:
 
     Example: agentcost db status --json
     """
-    store = _store(ctx, migrate=False)
+    store = open_store(ctx, migrate=False)
     status = store.migration_status()
     counts = store.table_counts()
     doc = {
@@ -82,7 +69,7 @@ def db_backup(
     """
     if path.exists():
         confirm(f"{path} exists. Overwrite it?", yes)
-    store = _store(ctx, migrate=True)
+    store = open_store(ctx)
     store.backup(path)
     if not quiet:
         output.info(f"backed up {store.location} to {path}")
@@ -94,7 +81,7 @@ def db_rebuild_rollups(ctx: typer.Context, quiet: QuietOpt = False) -> None:
 
     Example: agentcost db rebuild-rollups
     """
-    store = _store(ctx, migrate=True)
+    store = open_store(ctx)
     store.rebuild_rollups()
     if not quiet:
         output.info("rollups rebuilt from events")
@@ -116,7 +103,7 @@ def db_rollup_zone(
     """
     from ..timeutil import resolve_zone
 
-    store = _store(ctx, migrate=True)
+    store = open_store(ctx)
     if zone_name is None:
         typer.echo(store.rollup_zone)
         return

@@ -28,17 +28,13 @@ def register(app: typer.Typer) -> None:
         Example: agentcost demo && agentcost --db "$(agentcost config path data)/demo.db" report --by model
         """
         from .. import paths
-        from ..services.demo import build_demo_store
+        from ..services.demo import create_demo_store
         from ..services.reports import ReportRequest, build_report, parse_group_by
-        from ..store import open_store
         from .report import _table
 
         target = db or paths.data_dir() / "demo.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(target) + suffix).unlink(missing_ok=True)
-        store = open_store(target, rollup_zone=rollup_zone(ctx))
+        store, summary = create_demo_store(target, events=events, seed=seed, rollup_zone=rollup_zone(ctx))
         ctx.call_on_close(store.close)
-        summary = build_demo_store(store, events=events, seed=seed)
         if not quiet:
             output.info(f"built a demo store with {summary.added:,} events at {target}")
         _table(build_report(store, ReportRequest(group_by=parse_group_by("model"))))

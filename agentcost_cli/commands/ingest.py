@@ -161,23 +161,11 @@ def register(app: typer.Typer) -> None:
 
 def _import_agent(ctx: typer.Context, agent: str, paths: list[Path] | None, project: str | None,
                   reject_file: Path | None, quiet: bool) -> None:
-    from ..errors import NotFound
-    from ..ingest import agent_paths
-    from ..services.ingest import Hooks, import_agent_logs
+    from ..services.ingest import Hooks, agent_log_roots, import_agent_logs
 
     conf = settings(ctx)
-    if paths:
-        roots = [p.expanduser() for p in paths]
-        missing = [str(p) for p in roots if not p.is_dir()]
-        if missing:
-            raise NotFound(f"no such folder: {missing[0]}")
-    elif agent == "claude-code":
-        roots = agent_paths.claude_code_roots(conf["import.claude_code_path"])
-    else:
-        roots = agent_paths.codex_roots(conf["import.codex_path"])
-    if not roots:
-        where = "~/.claude/projects" if agent == "claude-code" else "~/.codex/sessions"
-        raise NotFound(f"no {agent} logs found (looked in {where})", hint="point at them with --path")
+    setting = conf["import.claude_code_path" if agent == "claude-code" else "import.codex_path"]
+    roots = agent_log_roots(agent, paths or [], setting)
     options = _options(ctx, fmt=agent, project=project, at=None, strict=False)
     store = open_store(ctx)
     sink = _RejectSink(reject_file)

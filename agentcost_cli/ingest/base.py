@@ -60,8 +60,10 @@ class Parser(ABC):
     def detect(self, record: Mapping[str, Any]) -> bool:
         """True when a decoded JSON record looks like this format."""
 
+    @abstractmethod
     def parse_record(self, record: Any, ctx: SourceContext) -> list[UsageEvent]:
-        raise NotImplementedError
+        """Events from one decoded record without session state; [] when it carries no usage.
+        Raises RecordError."""
 
     def session(self, ctx: SourceContext, state: dict[str, Any] | None = None) -> ParseSession:
         return ParseSession(self, ctx)

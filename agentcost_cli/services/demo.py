@@ -6,6 +6,7 @@ import io
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -62,6 +63,21 @@ def demo_events(count: int, *, seed: int = 7, now: datetime | None = None, days:
             "session": f"s-{rng.randrange(count // 40 + 1)}",
             "tags": {"env": rng.choice(("prod", "prod", "staging"))},
         }
+
+
+def create_demo_store(target: Path, *, events: int = 5000, seed: int = 7,
+                      rollup_zone: str = "UTC") -> tuple[Store, IngestSummary]:
+    """Replace any store at `target` with a fresh demo store (the caller closes it)."""
+    from ..store import open_store
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(target) + suffix).unlink(missing_ok=True)
+    store = open_store(target, rollup_zone=rollup_zone)
+    try:
+        return store, build_demo_store(store, events=events, seed=seed)
+    except BaseException:
+        store.close()
+        raise
 
 
 def build_demo_store(store: Store, *, events: int = 5000, seed: int = 7, now: datetime | None = None) -> IngestSummary:

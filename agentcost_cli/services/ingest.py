@@ -208,6 +208,29 @@ def _import_parallel(ingestor: Ingestor, agent: str, plan: list[_Planned], worke
     parallel.run(ingestor, pieces, workers, take, stage=True)
 
 
+def agent_log_roots(agent: str, given: Sequence[Path], setting: str) -> list[Path]:
+    """The folders to import `agent`'s logs from: those given, else the configured or default ones.
+
+    Raises:
+        NotFound: a given folder does not exist, or no default folder does.
+    """
+    from ..ingest import agent_paths
+
+    if given:
+        roots = [path.expanduser() for path in given]
+        missing = [str(path) for path in roots if not path.is_dir()]
+        if missing:
+            raise NotFound(f"no such folder: {missing[0]}")
+        return roots
+    if agent not in AGENT_FORMATS:
+        raise InvalidInput(f"unknown agent {agent!r}; choose {', '.join(AGENT_FORMATS)}")
+    roots = agent_paths.claude_code_roots(setting) if agent == "claude-code" else agent_paths.codex_roots(setting)
+    if not roots:
+        where = "~/.claude/projects" if agent == "claude-code" else "~/.codex/sessions"
+        raise NotFound(f"no {agent} logs found (looked in {where})", hint="point at them with --path")
+    return roots
+
+
 def _same_file(cursor: Cursor, stat: os.stat_result) -> bool:
     # Same inode and not shorter than what we read: appended to, not replaced or truncated.
     return cursor.inode == stat.st_ino and cursor.device == stat.st_dev and stat.st_size >= cursor.offset

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import StoreError
 from ..models import TOKEN_FIELDS, InsertResult, PricedEvent
 
 # The dimensions each source can group by: the daily rollup, the hourly one, the events.
@@ -113,13 +114,13 @@ class Store(ABC):
     def close(self) -> None: ...
 
     @property
+    @abstractmethod
     def rollup_zone(self) -> str:
-        """The time zone the daily rollup cuts days in."""
-        return "UTC"
+        """The time zone (IANA name or UTC) the daily rollup cuts days in."""
 
+    @abstractmethod
     def set_rollup_zone(self, name: str) -> None:
         """Cut the daily rollup's days in another zone (rebuilds it)."""
-        raise NotImplementedError
 
     def table_counts(self) -> dict[str, int]:
         """Row counts per table, for `agentcost db status`."""
@@ -160,8 +161,9 @@ class Store(ABC):
 
     def insert_staged(self, paths: Sequence[Path], cursors: Sequence[Cursor] = ()) -> InsertResult:
         """Load staged batches, in order, and write `cursors` in one transaction of its own;
-        then delete the files."""
-        raise NotImplementedError
+        then delete the files. Only ever given files this store's `stage` made, so a backend
+        that stages nothing (the default `stage`) never receives a call."""
+        raise StoreError(f"{type(self).__name__} stages no batches, so it cannot load {len(paths)} of them")
 
     @property
     def stage_directory(self) -> Path | None:

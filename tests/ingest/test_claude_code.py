@@ -16,20 +16,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentcost_cli.ingest.agent_paths import claude_code_roots, iter_log_files
-from agentcost_cli.ingest.base import RecordError, SourceContext
+from agentcost_cli.ingest.base import RecordError
 from agentcost_cli.ingest.claude_code import ClaudeCodeParser, launch_dir, project_from_folder, slugify
 from agentcost_cli.models import TOKEN_FIELDS, UsageEvent
 from tests.conftest import FIXTURES
 
+from .agent_logs import CCUSAGE, REPO, ctx_for, shown
+
 FIXTURE = FIXTURES / "ingest" / "claude_code"
 EXPECTED = json.loads((FIXTURE / "expected.json").read_text())
-REPO = Path(__file__).resolve().parents[2]
-CCUSAGE = REPO / "bench" / ".node" / "node_modules" / ".bin" / "ccusage"
 PARSER = ClaudeCodeParser()
 
 
-def ctx_for(path: str | Path, project: str | None = None) -> SourceContext:
-    return SourceContext(path=str(path), fallback_timestamp="2026-11-20T12:00:00.000000Z", project=project)
 
 
 def parse_lines(path: Path, lines: list[bytes], *, prefilter: bool = True) -> list[UsageEvent]:
@@ -49,7 +47,7 @@ def read_folder(root: Path, *, prefilter: bool = True) -> list[UsageEvent]:
     return events
 
 
-def first_wins(events: list[UsageEvent]) -> list[UsageEvent]:
+def deduped(events: list[UsageEvent]) -> list[UsageEvent]:
     """The store's dedupe for Claude Code: one event per key, the copy with the most tokens
     (the first of equals), kept in first-seen order."""
     unique: dict[str, UsageEvent] = {}
@@ -60,12 +58,6 @@ def first_wins(events: list[UsageEvent]) -> list[UsageEvent]:
     return list(unique.values())
 
 
-def shown(event: UsageEvent) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": event.id, "timestamp": event.timestamp, "model": event.model,
-                           "project": event.project, "session": event.session}
-    out.update({name: getattr(event, name) for name in TOKEN_FIELDS})
-    out["metadata"] = event.metadata
-    return out
 
 
 def ccusage_buckets(events: list[UsageEvent]) -> dict[str, int]:
@@ -89,12 +81,12 @@ def test_fixture_files_are_found_in_order_including_subagents() -> None:
 def test_fixture_events_match_expected() -> None:
     events = read_folder(FIXTURE)
     assert len(events) == EXPECTED["raw_events"]  # two replies are logged twice
-    assert [shown(e) for e in first_wins(events)] == EXPECTED["events"]
+    assert [shown(e) for e in deduped(events)] == EXPECTED["events"]
     assert all(e.provider == "anthropic" and e.agent == "claude-code" and e.requests == 1 for e in events)
 
 
 def test_fixture_totals_equal_ccusage_totals() -> None:
-    assert ccusage_buckets(first_wins(read_folder(FIXTURE))) == EXPECTED["ccusage_totals"]
+    assert ccusage_buckets(deduped(read_folder(FIXTURE))) == EXPECTED["ccusage_totals"]
 
 
 def test_prefilter_skips_nothing_that_matters() -> None:
@@ -116,7 +108,7 @@ def test_totals_equal_installed_ccusage(tmp_path: Path) -> None:
     gen = load_generator()
     gen.main(["claude-code", str(tmp_path / "gen"), "--records", "3000", "--seed", "7", "--end", "2026-11-01"])
     for root in (FIXTURE, tmp_path / "gen"):
-        assert ccusage_buckets(first_wins(read_folder(root))) == run_ccusage(root, tmp_path)
+        assert ccusage_buckets(deduped(read_folder(root))) == run_ccusage(root, tmp_path)
 
 
 # -- single records ---------------------------------------------------------------------
@@ -190,7 +182,7 @@ def test_missing_request_id_keys_on_message_and_time() -> None:
     same = [assistant(requestId=None, uuid=u) for u in ("a", "b")]
     later = assistant(requestId=None, uuid="c", timestamp="2026-11-02T09:15:02.000Z")
     events = [e for record in [*same, later] for e in session.parse(record)]
-    assert [e.id for e in first_wins(events)] == [
+    assert [e.id for e in deduped(events)] == [
         "cc:msg_1@2026-11-02T09:15:01.305000Z", "cc:msg_1@2026-11-02T09:15:02.000000Z"]
 
 
@@ -393,7 +385,7 @@ def test_generator_output_parses_to_its_own_summary(tmp_path: Path, capsys: pyte
     assert all(p.relative_to(out).parts[:2][0] == "projects" for p in files)
     assert all(p.relative_to(out).parts[1].startswith("-home-user-src-proj") for p in files)
     assert sum(len(p.read_bytes().splitlines()) for p in files) == summary["records"] >= 300
-    unique = first_wins(read_folder(out))
+    unique = deduped(read_folder(out))
     assert len(unique) == summary["unique_messages"] > 0
     billable_lines = [
         line for p in files for line in map(orjson.loads, p.read_bytes().splitlines())

@@ -15,21 +15,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentcost_cli.ingest.agent_paths import codex_roots, iter_log_files
-from agentcost_cli.ingest.base import RecordError, SourceContext
+from agentcost_cli.ingest.base import RecordError
 from agentcost_cli.ingest.codex import CodexParser, session_from_path
 from agentcost_cli.models import TOKEN_FIELDS, UsageEvent
 from tests.conftest import FIXTURES
 
+from .agent_logs import CCUSAGE, REPO, ctx_for, shown
+
 FIXTURE = FIXTURES / "ingest" / "codex"
 EXPECTED = json.loads((FIXTURE / "expected.json").read_text())
-REPO = Path(__file__).resolve().parents[2]
-CCUSAGE = REPO / "bench" / ".node" / "node_modules" / ".bin" / "ccusage"
 PARSER = CodexParser()
 ROLLOUT = "/h/.codex/sessions/2026/11/02/rollout-2026-11-02T09-15-03-01997a1c-2b3d-7e4f-8a9b-0c1d2e3f4a5b.jsonl"
 
 
-def ctx_for(path: str | Path, project: str | None = None) -> SourceContext:
-    return SourceContext(path=str(path), fallback_timestamp="2026-11-20T12:00:00.000000Z", project=project)
 
 
 def parse_records(path: str | Path, records: list[Any], state: dict[str, Any] | None = None) -> list[UsageEvent]:
@@ -51,12 +49,6 @@ def first_wins(events: list[UsageEvent]) -> list[UsageEvent]:
     return list(unique.values())
 
 
-def shown(event: UsageEvent) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": event.id, "timestamp": event.timestamp, "model": event.model,
-                           "project": event.project, "session": event.session}
-    out.update({name: getattr(event, name) for name in TOKEN_FIELDS})
-    out["metadata"] = event.metadata
-    return out
 
 
 def ccusage_buckets(events: list[UsageEvent]) -> dict[str, int]:
