@@ -17,6 +17,9 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 4  # store locked/unreachable, remote daemon down
     BUDGET_EXCEEDED = 5
     REJECTED = 6  # ingest finished but some input lines were rejected
+    NOT_PERMITTED = 7  # authenticated, but the actor's role or key scope does not allow it
+    UNAUTHENTICATED = 8  # missing, wrong, expired or revoked credentials
+    THROTTLED = 9  # too many attempts; retry after the given delay
 
 
 class AgentcostError(Exception):
@@ -24,6 +27,7 @@ class AgentcostError(Exception):
 
     exit_code: ExitCode = ExitCode.UNEXPECTED
     title = "error"
+    http_status = 500  # what the HTTP API answers with (problem+json)
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -34,21 +38,64 @@ class AgentcostError(Exception):
 class InvalidInput(AgentcostError):
     exit_code = ExitCode.USAGE
     title = "invalid input"
+    http_status = 422
+
+
+class Conflict(AgentcostError):
+    """The request is valid but clashes with what exists (a taken email, the last owner leaving)."""
+
+    exit_code = ExitCode.USAGE
+    title = "conflict"
+    http_status = 409
 
 
 class ConfigError(AgentcostError):
     exit_code = ExitCode.USAGE
     title = "configuration error"
+    http_status = 500
 
 
 class NotFound(AgentcostError):
     exit_code = ExitCode.NOT_FOUND
     title = "not found"
+    http_status = 404
+
+
+class AuthError(AgentcostError):
+    """Credentials missing or not accepted. The message never says which part was wrong
+    (unknown user vs wrong password, unknown vs revoked key)."""
+
+    exit_code = ExitCode.UNAUTHENTICATED
+    title = "not authenticated"
+    http_status = 401
+
+
+class MfaRequired(AuthError):
+    """The password was right; a TOTP or recovery code must follow."""
+
+    title = "second factor required"
+
+
+class PermissionDenied(AgentcostError):
+    exit_code = ExitCode.NOT_PERMITTED
+    title = "not permitted"
+    http_status = 403
+
+
+class Throttled(AgentcostError):
+    exit_code = ExitCode.THROTTLED
+    title = "too many attempts"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint or f"try again in {retry_after} s")
+        self.retry_after = retry_after
 
 
 class StoreError(AgentcostError):
     exit_code = ExitCode.UNAVAILABLE
     title = "store error"
+    http_status = 503
 
 
 class PricingError(AgentcostError):

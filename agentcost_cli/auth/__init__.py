@@ -1,0 +1,1 @@
+"""Pure authentication primitives: password hashing, API keys, TOTP, tokens and secret encryption."""
