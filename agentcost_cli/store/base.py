@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import StoreError
 from ..models import TOKEN_FIELDS, InsertResult, PricedEvent
+from .accounts import AccountStore
 
 # The dimensions each source can group by: the daily rollup, the hourly one, the events.
 DAILY_DIMENSIONS = ("project", "provider", "model", "key", "user", "agent")
@@ -93,8 +94,9 @@ class MigrationStatus:
     pending: list[str]
 
 
-class Store(ABC):
-    """Owns all persistence. Methods raise `StoreError` when the backend fails."""
+class Store(AccountStore, ABC):
+    """Owns all persistence. Methods raise `StoreError` when the backend fails.
+    The account tables' half of the contract is in `accounts.AccountStore`."""
 
     location: str
 

@@ -32,6 +32,7 @@ from .base import (
     Store,
 )
 from .migrations.sqlite import MIGRATIONS
+from .sqlite_accounts import AccountTables
 from .sqlite_pricing import PricingTables
 from .sqlite_sql import (
     COST_INDEX,
@@ -74,7 +75,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-class SqliteStore(PricingTables, Store):
+class SqliteStore(PricingTables, AccountTables, Store):
     def __init__(self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10_000,
                  rollup_zone: str = "UTC") -> None:
         self.path = path
@@ -594,7 +595,8 @@ class SqliteStore(PricingTables, Store):
         return found
 
     def list_projects(self) -> list[dict[str, Any]]:
-        cursor = self.conn.execute("SELECT id, slug, name, created_utc FROM projects ORDER BY slug")
+        cursor = self.conn.execute(
+            "SELECT id, slug, name, created_utc, retention_days, created_by_user_id FROM projects ORDER BY slug")
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, r, strict=True)) for r in cursor]
 

@@ -257,3 +257,161 @@ M003_LEAN_EVENTS = [
 ]
 
 MIGRATIONS.append(("m003_lean_events", M003_LEAN_EVENTS))
+
+# Accounts and access control. Everything secret is stored as a hash (passwords:
+# argon2id; API keys, refresh, reset and verification tokens, recovery codes: SHA-256)
+# or sealed with the server key (TOTP secrets, outbox payloads that carry links).
+# Project ownership is a membership role, so a project can have several owners.
+M004_ACCOUNTS = [
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        display_name TEXT,
+        password_hash TEXT,
+        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+        is_admin INTEGER NOT NULL DEFAULT 0,
+        email_verified_utc TEXT,
+        mfa_secret_sealed TEXT,
+        mfa_pending_sealed TEXT,
+        mfa_last_step INTEGER,
+        mfa_enabled_utc TEXT,
+        created_utc TEXT NOT NULL,
+        last_login_utc TEXT,
+        password_changed_utc TEXT
+    )
+    """,
+    "ALTER TABLE projects ADD COLUMN retention_days INTEGER",
+    "ALTER TABLE projects ADD COLUMN created_by_user_id INTEGER REFERENCES users(id) ON DELETE SET NULL",
+    """
+    CREATE TABLE memberships (
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member', 'viewer')),
+        created_utc TEXT NOT NULL,
+        PRIMARY KEY (project_id, user_id)
+    )
+    """,
+    "CREATE INDEX memberships_user ON memberships(user_id)",
+    """
+    CREATE TABLE api_keys (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        prefix TEXT NOT NULL,
+        last_four TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        created_by_user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        created_utc TEXT NOT NULL,
+        expires_utc TEXT,
+        revoked_utc TEXT,
+        last_used_utc TEXT,
+        replaced_by INTEGER REFERENCES api_keys(id)
+    )
+    """,
+    "CREATE INDEX api_keys_project ON api_keys(project_id)",
+    """
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_utc TEXT NOT NULL,
+        last_used_utc TEXT NOT NULL,
+        expires_utc TEXT NOT NULL,
+        revoked_utc TEXT,
+        revoked_reason TEXT,
+        mfa INTEGER NOT NULL DEFAULT 0,
+        source_addr TEXT,
+        user_agent TEXT
+    )
+    """,
+    "CREATE INDEX sessions_user ON sessions(user_id)",
+    # One row per refresh token ever issued. A used token is kept (used_utc set) so
+    # that presenting it again is recognised as reuse and revokes its session.
+    """
+    CREATE TABLE refresh_tokens (
+        token_hash TEXT PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        issued_utc TEXT NOT NULL,
+        used_utc TEXT
+    )
+    """,
+    "CREATE INDEX refresh_tokens_session ON refresh_tokens(session_id)",
+    """
+    CREATE TABLE user_tokens (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        purpose TEXT NOT NULL,
+        created_utc TEXT NOT NULL,
+        expires_utc TEXT NOT NULL,
+        used_utc TEXT
+    )
+    """,
+    """
+    CREATE TABLE recovery_codes (
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        code_hash TEXT NOT NULL,
+        created_utc TEXT NOT NULL,
+        used_utc TEXT,
+        PRIMARY KEY (user_id, code_hash)
+    )
+    """,
+    # Failed logins per account and per source address (subjects are SHA-256 hashes,
+    # so the table holds no email addresses), read back over a sliding hour.
+    """
+    CREATE TABLE login_failures (
+        scope TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        ts_utc TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX login_failures_subject ON login_failures(scope, subject, ts_utc)",
+    """
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        ts_utc TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        actor_user_id INTEGER,
+        action TEXT NOT NULL,
+        target TEXT,
+        project_id INTEGER,
+        project_slug TEXT,
+        source_addr TEXT,
+        outcome TEXT NOT NULL,
+        detail_json TEXT
+    )
+    """,
+    "CREATE INDEX audit_log_ts ON audit_log(ts_utc)",
+    "CREATE INDEX audit_log_project ON audit_log(project_id, ts_utc)",
+    # Append-only: the store itself refuses to change or remove a record.
+    """
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
+    """,
+    """
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
+    """,
+    # Messages waiting for delivery (the dispatcher comes with notifications). The
+    # template's variables are sealed: a reset link is a credential.
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        created_utc TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        template TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        payload_sealed TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_utc TEXT,
+        sent_utc TEXT,
+        last_error TEXT
+    )
+    """,
+    "CREATE INDEX outbox_status ON outbox(status, next_attempt_utc)",
+]
+
+MIGRATIONS.append(("m004_accounts", M004_ACCOUNTS))
