@@ -16,13 +16,19 @@ from typing import Annotated
 import typer
 
 from . import __version__, output
+from .commands import account as account_cmd
+from .commands import audit as audit_cmd
 from .commands import config as config_cmd
 from .commands import data as data_cmd
 from .commands import db as db_cmd
 from .commands import demo as demo_cmd
 from .commands import ingest as ingest_cmd
+from .commands import keys as keys_cmd
+from .commands import outbox as outbox_cmd
 from .commands import pricing as pricing_cmd
+from .commands import projects as projects_cmd
 from .commands import report as report_cmd
+from .commands import users as users_cmd
 from .commands._common import AppState
 from .errors import AgentcostError, ExitCode
 
@@ -69,6 +75,12 @@ app.add_typer(data_cmd.export_app, name="export")
 app.add_typer(pricing_cmd.pricing_app, name="pricing")
 app.add_typer(config_cmd.config_app, name="config")
 app.add_typer(db_cmd.db_app, name="db")
+app.add_typer(users_cmd.users_app, name="users")
+app.add_typer(projects_cmd.projects_app, name="projects")
+app.add_typer(keys_cmd.keys_app, name="keys")
+app.add_typer(account_cmd.account_app, name="account")
+app.add_typer(audit_cmd.audit_app, name="audit")
+app.add_typer(outbox_cmd.outbox_app, name="outbox")
 demo_cmd.register(app)
 config_cmd.register_completions(app)
 

@@ -58,6 +58,13 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _url(value: Any) -> str:
+    text = _text(value).rstrip("/")
+    if not text.startswith(("http://", "https://")) or text.endswith("://"):
+        raise ValueError("must be an http:// or https:// URL")
+    return text
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     key: str
@@ -107,6 +114,23 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "import.codex_path", "AGENTCOST_CODEX_PATH", _text, lambda: "",
         "Codex sessions folder; empty means $CODEX_HOME/sessions or ~/.codex/sessions.",
+    ),
+    SettingSpec(
+        "server.public_url", "AGENTCOST_PUBLIC_URL", _url, lambda: "http://127.0.0.1:8787",
+        "Base URL for links in account emails (never taken from a request's Host header).",
+    ),
+    SettingSpec(
+        "auth.key_file", "AGENTCOST_KEY_FILE", _text, lambda: "",
+        "The server key (signs sessions, seals MFA secrets); empty means <store file>.key, created 0600. "
+        "Daemons that share a store must share this file.",
+    ),
+    SettingSpec(
+        "auth.session_idle_days", "AGENTCOST_SESSION_IDLE_DAYS", _positive_int, lambda: 7,
+        "A login session ends after this many days without use.",
+    ),
+    SettingSpec(
+        "auth.session_max_days", "AGENTCOST_SESSION_MAX_DAYS", _positive_int, lambda: 30,
+        "A login session ends this many days after the login, however much it is used.",
     ),
 )
 

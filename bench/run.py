@@ -450,6 +450,7 @@ _QUERY_SNIPPET = r"""
 import json, sys, time
 from agentcost_cli.settings import Settings
 from agentcost_cli.store import open_store
+from agentcost_cli.services.actor import LOCAL
 from agentcost_cli.services.reports import ReportRequest, build_report
 from agentcost_cli.timeutil import resolve_zone
 conf = Settings.load({})
@@ -459,7 +460,7 @@ request = ReportRequest(group_by=("day", "model"), zone=zone, zone_name=str(zone
 times = []
 for _ in range(int(sys.argv[1])):
     t = time.perf_counter()
-    report = build_report(store, request)
+    report = build_report(store, LOCAL, request)
     times.append(time.perf_counter() - t)
 print(json.dumps({"times": times, "rows": len(report.rows), "events": report.totals["events"],
                   "source": report.source}))

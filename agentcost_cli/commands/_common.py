@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -168,3 +168,22 @@ def csv_list(values: list[str] | None) -> tuple[str, ...]:
 
 def plain(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def emit_listing(fmt: str | None, name: str, columns: Sequence[str], rows: list[dict[str, Any]],
+                 empty: str) -> bool:
+    """The machine-readable forms of a list command: `{name: rows}` for --json, CSV with
+    `columns` for --csv, and for the table form a hint on stderr when there is nothing to show.
+    Returns True when that was all; the caller then renders its table."""
+    from .. import output
+
+    if fmt == "json":
+        output.write_json({name: rows})
+        return True
+    if fmt == "csv":
+        output.write_csv(columns, rows)
+        return True
+    if not rows:
+        output.info(empty)
+        return True
+    return False

@@ -47,6 +47,7 @@ def export_events(
 
     Example: agentcost export events --since 2026-11-01 --csv -o november.csv
     """
+    from ..services.actor import LOCAL
     from ..services.export import EXPORT_COLUMNS, export_rows
     from ..store.base import EventFilter
     from ..timeutil import format_utc
@@ -58,7 +59,7 @@ def export_events(
         since=format_utc(start) if start else None, until=format_utc(end) if end else None,
         projects=csv_list(project), providers=tuple(p.lower() for p in csv_list(provider)), models=csv_list(model),
     )
-    rows = export_rows(open_store(ctx), flt)
+    rows = export_rows(open_store(ctx), LOCAL, flt)
     if fmt == "csv":
         with text_target(out) as target:
             count = output.write_csv(EXPORT_COLUMNS, rows, target)

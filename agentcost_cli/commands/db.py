@@ -73,6 +73,11 @@ def db_backup(
     store.backup(path)
     if not quiet:
         output.info(f"backed up {store.location} to {path}")
+        from ..services.auth_config import auth_config
+
+        key_file = auth_config(store).key_file
+        if key_file.exists():  # deliberately not in the copy: a stolen backup alone opens no sealed secret
+            output.info(f"MFA secrets and queued messages are sealed with {key_file}: back it up separately")
 
 
 @db_app.command("rebuild-rollups")

@@ -28,16 +28,17 @@ def register(app: typer.Typer) -> None:
         Example: agentcost demo && agentcost --db "$(agentcost config path data)/demo.db" report --by model
         """
         from .. import paths
+        from ..services.actor import LOCAL
         from ..services.demo import create_demo_store
         from ..services.reports import ReportRequest, build_report, parse_group_by
         from .report import _table
 
         target = db or paths.data_dir() / "demo.db"
-        store, summary = create_demo_store(target, events=events, seed=seed, rollup_zone=rollup_zone(ctx))
+        store, summary = create_demo_store(LOCAL, target, events=events, seed=seed, rollup_zone=rollup_zone(ctx))
         ctx.call_on_close(store.close)
         if not quiet:
             output.info(f"built a demo store with {summary.added:,} events at {target}")
-        _table(build_report(store, ReportRequest(group_by=parse_group_by("model"))))
+        _table(build_report(store, LOCAL, ReportRequest(group_by=parse_group_by("model"))))
         if not quiet:
             output.info(f'explore it: agentcost --db "{target}" report --by day,project   '
                         f'(or: export AGENTCOST_DB="{target}")')

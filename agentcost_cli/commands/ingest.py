@@ -106,6 +106,7 @@ def register(app: typer.Typer) -> None:
         import sys
 
         from ..errors import InvalidInput
+        from ..services.actor import LOCAL
         from ..services.ingest import Hooks, ingest_inputs
 
         if (not paths or paths == ["-"]) and sys.stdin.isatty():
@@ -117,7 +118,7 @@ def register(app: typer.Typer) -> None:
         sink = _RejectSink(reject_file)
         try:
             with progress("ingesting", quiet=quiet) as bar:
-                summary = ingest_inputs(store, paths or ["-"], options,
+                summary = ingest_inputs(store, LOCAL, paths or ["-"], options,
                                         Hooks(on_reject=sink, on_progress=bar.advance, on_total=bar.total))
         finally:
             sink.close()
@@ -161,6 +162,7 @@ def register(app: typer.Typer) -> None:
 
 def _import_agent(ctx: typer.Context, agent: str, paths: list[Path] | None, project: str | None,
                   reject_file: Path | None, quiet: bool) -> None:
+    from ..services.actor import LOCAL
     from ..services.ingest import Hooks, agent_log_roots, import_agent_logs
 
     conf = settings(ctx)
@@ -171,7 +173,7 @@ def _import_agent(ctx: typer.Context, agent: str, paths: list[Path] | None, proj
     sink = _RejectSink(reject_file)
     try:
         with progress(f"importing {agent}", quiet=quiet) as bar:
-            summary = import_agent_logs(store, agent, roots, options,
+            summary = import_agent_logs(store, LOCAL, agent, roots, options,
                                         Hooks(on_reject=sink, on_progress=bar.advance, on_total=bar.total))
     finally:
         sink.close()

@@ -40,9 +40,10 @@ def pricing_list(
 
     Example: agentcost pricing list --provider anthropic --search sonnet
     """
+    from ..services.actor import LOCAL
     from ..services.pricing import list_models
 
-    models = list_models(open_store(ctx), search=search, provider=provider, at=_at(at))
+    models = list_models(open_store(ctx), LOCAL, search=search, provider=provider, at=_at(at))
     if json_:
         output.write_json({"models": [m.__dict__ for m in models]})
         return
@@ -69,9 +70,10 @@ def pricing_show(
 
     Example: agentcost pricing show claude-sonnet-4-5-20250929 --at 2026-01-01
     """
+    from ..services.actor import LOCAL
     from ..services.pricing import show_model
 
-    info = show_model(open_store(ctx), model, provider=provider, at=_at(at))
+    info = show_model(open_store(ctx), LOCAL, model, provider=provider, at=_at(at))
     if json_:
         output.write_json(info.__dict__)
         return
@@ -122,10 +124,11 @@ def pricing_set(
 
     New events use it at once; run `agentcost pricing reprice` to apply it to stored events.
     """
+    from ..services.actor import LOCAL
     from ..services.pricing import set_override
 
     override = set_override(
-        open_store(ctx), provider=provider, model=model,
+        open_store(ctx), LOCAL, provider=provider, model=model,
         rates={"input": input_, "output": output_rate, "cache_read": cache_read, "cache_write": cache_write,
                "cache_write_1h": cache_write_1h},
         effective_from=_at(effective_from), reason=reason,
@@ -147,10 +150,11 @@ def pricing_unset(
 
     Example: agentcost pricing unset gpt-4o --provider openai --yes
     """
+    from ..services.actor import LOCAL
     from ..services.pricing import unset_override
 
     confirm(f"Remove the price override for {provider}/{model}?", yes)
-    removed = unset_override(open_store(ctx), provider=provider, model=model)
+    removed = unset_override(open_store(ctx), LOCAL, provider=provider, model=model)
     if not quiet:
         output.info(f"removed {removed} override(s); run `agentcost pricing reprice` to re-apply catalog prices")
 
@@ -166,9 +170,10 @@ def pricing_history(
 
     Example: agentcost pricing history gpt-4o
     """
+    from ..services.actor import LOCAL
     from ..services.pricing import history
 
-    rows = history(open_store(ctx), provider=provider, model=model)
+    rows = history(open_store(ctx), LOCAL, provider=provider, model=model)
     if json_:
         output.write_json({"changes": rows})
         return
@@ -194,10 +199,12 @@ def pricing_update(
 
     A snapshot with less than half the current models, or one that empties a provider, is refused.
     """
+    from ..services.actor import LOCAL
     from ..services.pricing import update_prices
 
     conf = settings(ctx)
-    result = update_prices(open_store(ctx), source=source or conf["pricing.url"], timeout=conf["pricing.timeout"])
+    result = update_prices(open_store(ctx), LOCAL, source=source or conf["pricing.url"],
+                           timeout=conf["pricing.timeout"])
     if json_:
         output.write_json(result.__dict__)
         return
@@ -221,9 +228,10 @@ def pricing_missing(ctx: typer.Context, json_: JsonOpt = False) -> None:
 
     Example: agentcost pricing missing --json
     """
+    from ..services.actor import LOCAL
     from ..services.pricing import missing
 
-    rows = missing(open_store(ctx))
+    rows = missing(open_store(ctx), LOCAL)
     if json_:
         output.write_json({"unpriced_models": rows})
         return
@@ -252,13 +260,14 @@ def pricing_reprice(
 
     Provider-reported costs (e.g. OpenRouter's) are kept as reported.
     """
+    from ..services.actor import LOCAL
     from ..services.pricing import reprice
     from ..timeutil import format_utc
 
     since_text = format_utc(_at(since)) if since else None
     if not dry_run:
         confirm("Rewrite stored costs with current prices?", yes)
-    result = reprice(open_store(ctx), since=since_text, dry_run=dry_run)
+    result = reprice(open_store(ctx), LOCAL, since=since_text, dry_run=dry_run)
     delta = result.cost_after_nanos - result.cost_before_nanos
     if json_:
         output.write_json({

@@ -100,6 +100,7 @@ def register(app: typer.Typer) -> None:
 
         Example: agentcost report --by day,model --since 7d --csv > week.csv
         """
+        from ..services.actor import LOCAL
         from ..services.reports import METRIC_COLUMNS, ReportRequest, build_report, parse_group_by
 
         fmt = one_format(json=json_, csv=csv_)
@@ -111,7 +112,7 @@ def register(app: typer.Typer) -> None:
             projects=csv_list(project), providers=tuple(p.lower() for p in csv_list(provider)),
             models=csv_list(model),
         )
-        result = build_report(open_store(ctx), request)
+        result = build_report(open_store(ctx), LOCAL, request)
         if fmt == "json":
             with binary_target(out) as target:
                 output.write_json(result.as_json(), target)

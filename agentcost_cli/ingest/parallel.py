@@ -144,7 +144,7 @@ def _parse_piece(piece: Piece) -> ChunkResult:
     ctx = env["context"](piece.display)
     fixed = None if piece.fmt == "auto" else registry.get_parser(piece.fmt)
     parser = RecordParser(ctx, fixed, piece.state, lambda: env["pricer"], env["options"], counts,
-                          lambda line, reason, raw: rejections.append((line, reason, raw)))
+                          lambda line, reason, raw: rejections.append((line, reason, raw)), env["check_project"])
     events = []
     lines = piece.first_line - 1
     end_offset = piece.start
@@ -224,7 +224,7 @@ def run(ingestor: Ingestor, pieces: list[Piece], workers: int,
     _WORKER.update(
         pricer=ingestor.pricer(), options=ingestor.options, context=ingestor.context,
         prepare=type(store).prepare, stage=type(store).stage, stage_dir=stage_dir,
-        ingest_run=ingestor.run_id(),
+        ingest_run=ingestor.run_id(), check_project=ingestor.check_project,
     )
     context = multiprocessing.get_context("fork")
     try:

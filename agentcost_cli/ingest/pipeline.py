@@ -6,7 +6,9 @@ Guarantees (tests/services/test_ingest.py holds them):
   rerun resumes where the last commit ended;
 - every event has a dedupe key unique per project, so rerunning adds nothing;
 - a bad record is reported with file, line and reason, and the good ones are kept
-  (or, with `strict`, nothing at all is written).
+  (or, with `strict`, nothing at all is written);
+- with a `ProjectCheck`, a record whose events land in a project the caller may not
+  write to is rejected like any other bad record (the reason names the project).
 
 Large files are parsed and priced by worker processes (see parallel.py) while
 this process only writes; the results are the same, in the same order.
@@ -24,7 +26,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from ..errors import IngestRejected, InvalidInput
-from ..models import InsertResult, PricedEvent
+from ..models import InsertResult, PricedEvent, UsageEvent
 from ..store.base import Cursor, PreparedBatch, Store
 from ..timeutil import now_utc
 from . import reader, registry
@@ -79,6 +81,11 @@ class Counts:
 
 
 RejectSink = Callable[[int, str, bytes | None], None]  # (line, reason, raw line)
+# Whether events may land in a project: None when they may, else the reason (naming the project).
+# Made by services/ from the store before the run starts, so that it holds no store and the
+# forked workers of the parallel path can call it too. No check: every project is accepted
+# (and the store creates those it has not seen yet).
+ProjectCheck = Callable[[str], str | None]
 
 
 class RecordParser:
@@ -89,7 +96,8 @@ class RecordParser:
     """
 
     def __init__(self, ctx: SourceContext, fixed: Parser | None, state: dict[str, Any] | None,
-                 pricer: Callable[[], Any], options: IngestOptions, counts: Counts, reject: RejectSink) -> None:
+                 pricer: Callable[[], Any], options: IngestOptions, counts: Counts, reject: RejectSink,
+                 check_project: ProjectCheck | None = None) -> None:
         self.ctx = ctx
         self.fixed = fixed
         self.counts = counts
@@ -97,6 +105,7 @@ class RecordParser:
         self._pricer = pricer
         self._options = options
         self._reject = reject
+        self._check_project = check_project
         self._prefilter = fixed.prefilter if fixed is not None else None
         self._preferred = fixed
         self._sessions: dict[str, ParseSession] = {}
@@ -134,6 +143,10 @@ class RecordParser:
         if not events:
             self.counts.skipped += 1
             return []
+        if self._check_project is not None:
+            refused = self._refusal(events)
+            if refused is not None:
+                return self._rejected(raw, refused)
         pricer = self._pricer()
         out = []
         for event in events:
@@ -149,6 +162,16 @@ class RecordParser:
             return None
         session = self._sessions.get(self.fixed.name)
         return session.state() if session is not None else self._state
+
+    def _refusal(self, events: Sequence[UsageEvent]) -> str | None:
+        """Why the record's events may not be written (the first refused project), or None."""
+        assert self._check_project is not None
+        options = self._options
+        for project in dict.fromkeys(options.project or e.project or options.default_project for e in events):
+            refused = self._check_project(project)
+            if refused is not None:
+                return refused
+        return None
 
     def _rejected(self, raw: reader.RawRecord, reason: str) -> list[PricedEvent]:
         self.counts.rejected += 1
@@ -177,11 +200,13 @@ class Ingestor:
         *,
         on_reject: Callable[[Rejection], None] | None = None,
         on_progress: Callable[[int], None] | None = None,
+        check_project: ProjectCheck | None = None,
     ) -> None:
         if options.fmt not in registry.FORMATS:
             registry.get_parser(options.fmt)  # raises InvalidInput for an unknown name
         self.store = store
         self.options = options
+        self.check_project = check_project
         self.summary = IngestSummary()
         self.ingested_utc = now_utc()
         self._pricer_factory = pricer_factory
@@ -257,7 +282,7 @@ class Ingestor:
             records = reader.iter_lines(stream, start_offset, first_line)
         counts = Counts()
         parser = RecordParser(self.context(display), fixed, state, self.pricer, self.options, counts,
-                              self.reject_sink(display))
+                              self.reject_sink(display), self.check_project)
         end_offset = start_offset
         last_line = first_line - 1
         last_progress = start_offset

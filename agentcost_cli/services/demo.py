@@ -14,6 +14,8 @@ import orjson
 from ..ingest.pipeline import IngestOptions, Ingestor, IngestSummary
 from ..store.base import Store
 from ..timeutil import format_utc
+from .actor import Actor
+from .permissions import Op, require
 from .pricing import load_pricer
 
 # (provider, model, share of calls, typical prompt, typical output, cache-heavy?)
@@ -65,23 +67,30 @@ def demo_events(count: int, *, seed: int = 7, now: datetime | None = None, days:
         }
 
 
-def create_demo_store(target: Path, *, events: int = 5000, seed: int = 7,
+def create_demo_store(actor: Actor, target: Path, *, events: int = 5000, seed: int = 7,
                       rollup_zone: str = "UTC") -> tuple[Store, IngestSummary]:
-    """Replace any store at `target` with a fresh demo store (the caller closes it)."""
+    """Replace any store at `target` with a fresh demo store (the caller closes it).
+
+    Needs `STORE_ADMIN`, checked before the old store is removed. `target` is a file on this
+    machine, so only the local CLI calls this.
+    """
     from ..store import open_store
 
+    require(None, actor, Op.STORE_ADMIN)
     for suffix in ("", "-wal", "-shm"):
         Path(str(target) + suffix).unlink(missing_ok=True)
     store = open_store(target, rollup_zone=rollup_zone)
     try:
-        return store, build_demo_store(store, events=events, seed=seed)
+        return store, build_demo_store(store, actor, events=events, seed=seed)
     except BaseException:
         store.close()
         raise
 
 
-def build_demo_store(store: Store, *, events: int = 5000, seed: int = 7, now: datetime | None = None) -> IngestSummary:
-    """Ingest the sample through the real pipeline (parse, price, dedupe, rollups)."""
+def build_demo_store(store: Store, actor: Actor, *, events: int = 5000, seed: int = 7,
+                     now: datetime | None = None) -> IngestSummary:
+    """Ingest the sample through the real pipeline (parse, price, dedupe, rollups). Needs `STORE_ADMIN`."""
+    require(store, actor, Op.STORE_ADMIN)
     payload = b"".join(orjson.dumps(e, option=orjson.OPT_APPEND_NEWLINE) for e in demo_events(events, seed=seed,
                                                                                                now=now))
     ingestor = Ingestor(store, lambda: load_pricer(store), IngestOptions(fmt="native"))

@@ -1,4 +1,12 @@
-"""Ingest files and stdin, and import coding-agent logs incrementally."""
+"""Ingest files and stdin, and import coding-agent logs incrementally.
+
+Who may write where (`EVENTS_INGEST`): operators (the local owner, server admins) write
+anywhere, and projects are created on first sight. Anyone else writes only to projects
+that exist and that they may ingest into. What is known before reading (`--project`, an
+API key's own project) is checked first, and a refusal stops the run before anything is
+written; a project named by the data itself is checked per record, and a refused record
+is rejected like any other bad line (file:line: reason naming the project).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +15,16 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidInput, NotFound
-from ..ingest.pipeline import IngestOptions, Ingestor, IngestSummary, Rejection
+from ..errors import InvalidInput, NotFound, PermissionDenied
+from ..ingest.pipeline import IngestOptions, Ingestor, IngestSummary, ProjectCheck, Rejection
 from ..store.base import Cursor, Store
+from .actor import Actor
+from .permissions import Op, require_project
 from .pricing import load_pricer
 
 AGENT_FORMATS = ("claude-code", "codex")
@@ -27,6 +37,65 @@ class Hooks:
     on_reject: Callable[[Rejection], None] | None = None
     on_progress: Callable[[int], None] | None = None
     on_total: Callable[[int], None] | None = None  # total bytes to read, when known
+
+
+@dataclass(frozen=True)
+class _ProjectScope:
+    """The projects a non-operator's run may write to, looked up before the run starts
+    (so it holds no store: forked workers call it as they are)."""
+
+    allowed: frozenset[str]
+    refused: dict[str, str]  # projects the actor sees but may not write to: why not
+
+    def __call__(self, slug: str) -> str | None:
+        if slug in self.allowed:
+            return None
+        # Unseen projects read "not found", like `require_project` says: probing reveals nothing.
+        return self.refused.get(slug) or f"no project named {slug!r}"
+
+
+def _ingest_scope(store: Store, actor: Actor, options: IngestOptions) -> tuple[IngestOptions, ProjectCheck | None]:
+    """The options and project check for `actor`'s run. Raises (before anything is written)
+    when the run's fixed destination, `--project` or the key's own project, is refused.
+
+    Raises:
+        NotFound: `--project` names a project the actor cannot see (for a key: any other project).
+        PermissionDenied: the actor may not ingest into it, or into any project at all.
+    """
+    if actor.is_operator:
+        return options, None
+    if actor.kind == "key":
+        own = store.get_project_by_id(actor.key_project_id) if actor.key_project_id is not None else None
+        if own is None:
+            raise PermissionDenied(f"{actor.label} belongs to no project")
+        # Events that name no project go to the key's own project.
+        options = replace(options, default_project=str(own["slug"]))
+        require_project(store, actor, options.default_project, Op.EVENTS_INGEST)
+        candidates: set[int] = {int(own["id"])}
+    else:
+        candidates = set(store.memberships(actor.user_id)) if actor.user_id is not None else set()
+    if options.project is not None:
+        require_project(store, actor, options.project, Op.EVENTS_INGEST)
+    # Only projects the actor is in (a membership, the key's project) can pass; each is asked
+    # of the one permission check. Every other name is refused as not found.
+    allowed: set[str] = set()
+    refused: dict[str, str] = {}
+    for project_id in candidates:
+        project = store.get_project_by_id(project_id)
+        if project is None:
+            continue
+        slug = str(project["slug"])
+        try:
+            require_project(store, actor, slug, Op.EVENTS_INGEST)
+        except PermissionDenied as exc:
+            refused[slug] = exc.message
+        except NotFound:
+            continue
+        else:
+            allowed.add(slug)
+    if not allowed:
+        raise PermissionDenied(f"{actor.label} may not ingest events into any project")
+    return options, _ProjectScope(frozenset(allowed), refused)
 
 
 @contextmanager
@@ -60,14 +129,20 @@ def _expand(inputs: Sequence[str]) -> list[str]:
 
 
 @bulk_allocation()
-def ingest_inputs(store: Store, inputs: Sequence[str], options: IngestOptions, hooks: Hooks | None = None,
-                  *, stdin: Any = None) -> IngestSummary:
+def ingest_inputs(store: Store, actor: Actor, inputs: Sequence[str], options: IngestOptions,
+                  hooks: Hooks | None = None, *, stdin: Any = None) -> IngestSummary:
     """Ingest files (or `-` for stdin) in the order given. Returns the run's counts.
 
     Large files of stateless formats are parsed by worker processes (ingest/parallel.py).
+    Needs `EVENTS_INGEST` on every project the events land in (see the module docstring).
+
+    Raises:
+        NotFound, PermissionDenied: `--project` (or an API key's own project) is refused;
+            nothing was written. Records naming a refused project are rejected one by one.
     """
     from ..ingest import parallel
 
+    options, check_project = _ingest_scope(store, actor, options)
     hooks = hooks or Hooks()
     files = _expand(inputs or ["-"])
     if files.count("-") > 1:
@@ -79,7 +154,7 @@ def ingest_inputs(store: Store, inputs: Sequence[str], options: IngestOptions, h
     # waiting: one worker per CPU (a strict run cannot stage, so it keeps a CPU for writing).
     workers = parallel.worker_count(options.workers, parent_busy=options.strict) if parallel.can_fork() else 0
     ingestor = Ingestor(store, lambda: load_pricer(store), options,
-                        on_reject=hooks.on_reject, on_progress=hooks.on_progress)
+                        on_reject=hooks.on_reject, on_progress=hooks.on_progress, check_project=check_project)
     try:
         for name in files:
             if name == "-":
@@ -138,7 +213,7 @@ def _cursor(agent: str, item: _Planned, offset: int, state: dict[str, Any] | Non
 
 
 @bulk_allocation()
-def import_agent_logs(store: Store, agent: str, roots: Sequence[Path], options: IngestOptions,
+def import_agent_logs(store: Store, actor: Actor, agent: str, roots: Sequence[Path], options: IngestOptions,
                       hooks: Hooks | None = None) -> IngestSummary:
     """Read an agent's log folders, only what is new since the last import of each file.
 
@@ -146,6 +221,8 @@ def import_agent_logs(store: Store, agent: str, roots: Sequence[Path], options: 
     there, and the parser's session state; a file that was replaced or truncated is
     read again from the start (dedupe keys keep that from double counting). Many
     files are parsed by worker processes, one file per worker at a time.
+    Needs `EVENTS_INGEST` like `ingest_inputs`; a record refused for its project is
+    rejected, and (like every rejected line) not read again by later imports.
     """
     from ..ingest import parallel
 
@@ -153,13 +230,14 @@ def import_agent_logs(store: Store, agent: str, roots: Sequence[Path], options: 
         raise InvalidInput(f"unknown agent {agent!r}; choose {', '.join(AGENT_FORMATS)}")
     hooks = hooks or Hooks()
     options.fmt = agent
+    options, check_project = _ingest_scope(store, actor, options)
     plan, unchanged = _plan_imports(store, agent, roots)
     total = sum(item.stat.st_size - item.start for item in plan)
     if hooks.on_total is not None:
         hooks.on_total(total)
     workers = parallel.worker_count(options.workers, parent_busy=False) if parallel.can_fork() else 0
     ingestor = Ingestor(store, lambda: load_pricer(store), options,
-                        on_reject=hooks.on_reject, on_progress=hooks.on_progress)
+                        on_reject=hooks.on_reject, on_progress=hooks.on_progress, check_project=check_project)
     try:
         if workers and len(plan) > 1 and total >= parallel.PARALLEL_MIN_BYTES:
             _import_parallel(ingestor, agent, plan, workers, hooks)

@@ -1,4 +1,9 @@
-"""Pricing operations: load the layered catalog, overrides, updates, history, repricing."""
+"""Pricing operations: load the layered catalog, overrides, updates, history, repricing.
+
+Reading prices needs `PRICING_VIEW` (every signed-in user, keys with scope read or admin);
+changing them or the stored costs, `PRICING_MANAGE` (operators only). The loaders
+(`load_catalog`, `load_pricer`, `current_revision`) check nothing: ingest uses them.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ from ..pricing.catalog import Catalog, Layer, bundled_layer
 from ..pricing.engine import Pricer
 from ..store.base import Store
 from ..timeutil import format_utc, now_utc
+from .actor import Actor
+from .permissions import Op, require
 
 OVERRIDE_FIELDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 _BUNDLED_META = "pricing.bundled_source"
@@ -92,8 +99,9 @@ def _card_for(pricer: Pricer, provider: str, model_id: str, at: datetime) -> dic
     return {k: str(v) for k, v in prices.__dict__.items() if v is not None}
 
 
-def list_models(store: Store, *, search: str | None = None, provider: str | None = None,
+def list_models(store: Store, actor: Actor, *, search: str | None = None, provider: str | None = None,
                 at: datetime | None = None) -> list[ModelPrices]:
+    require(store, actor, Op.PRICING_VIEW)
     pricer = load_pricer(store)
     at = at or datetime.now(UTC)
     out = []
@@ -108,7 +116,9 @@ def list_models(store: Store, *, search: str | None = None, provider: str | None
     return out
 
 
-def show_model(store: Store, model: str, *, provider: str | None = None, at: datetime | None = None) -> ModelPrices:
+def show_model(store: Store, actor: Actor, model: str, *, provider: str | None = None,
+               at: datetime | None = None) -> ModelPrices:
+    require(store, actor, Op.PRICING_VIEW)
     pricer = load_pricer(store)
     at = at or datetime.now(UTC)
     resolution = pricer.catalog.resolve(provider or "", model)
@@ -156,8 +166,9 @@ def _rate_text(name: str, value: str) -> str:
     return str(number)
 
 
-def set_override(store: Store, *, provider: str, model: str, rates: dict[str, str | None],
+def set_override(store: Store, actor: Actor, *, provider: str, model: str, rates: dict[str, str | None],
                  effective_from: datetime | None, reason: str) -> dict[str, Any]:
+    require(store, actor, Op.PRICING_MANAGE)
     clean = {k: _rate_text(k, v) for k, v in rates.items() if v is not None}
     if not clean:
         raise InvalidInput("give at least one rate, e.g. --input 2.5 --output 10 (USD per million tokens)")
@@ -195,7 +206,8 @@ def set_override(store: Store, *, provider: str, model: str, rates: dict[str, st
     return override
 
 
-def unset_override(store: Store, *, provider: str, model: str) -> int:
+def unset_override(store: Store, actor: Actor, *, provider: str, model: str) -> int:
+    require(store, actor, Op.PRICING_MANAGE)
     catalog = load_catalog(store)
     resolution = catalog.resolve(provider, model)
     with store.transaction():
@@ -224,8 +236,9 @@ class UpdateResult:
     revision: int | None = None
 
 
-def update_prices(store: Store, *, source: str, timeout: float) -> UpdateResult:
+def update_prices(store: Store, actor: Actor, *, source: str, timeout: float) -> UpdateResult:
     """Fetch, validate, record and activate a snapshot; refuse ones that look broken."""
+    require(store, actor, Op.PRICING_MANAGE)
     from ..pricing.sources import diff_catalogs, fetch_snapshot, parse_snapshot, validate_snapshot
 
     active = store.active_pricing_snapshot()
@@ -270,11 +283,14 @@ def update_prices(store: Store, *, source: str, timeout: float) -> UpdateResult:
     )
 
 
-def history(store: Store, *, provider: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
+def history(store: Store, actor: Actor, *, provider: str | None = None,
+            model: str | None = None) -> list[dict[str, Any]]:
+    require(store, actor, Op.PRICING_VIEW)
     return store.price_history(provider.lower() if provider else None, model.lower() if model else None)
 
 
-def missing(store: Store) -> list[dict[str, Any]]:
+def missing(store: Store, actor: Actor) -> list[dict[str, Any]]:
+    require(store, actor, Op.PRICING_VIEW)
     return store.unpriced_models()
 
 
@@ -294,11 +310,12 @@ class RepriceResult:
     by_model: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
 
-def reprice(store: Store, *, since: str | None = None, dry_run: bool = False) -> RepriceResult:
+def reprice(store: Store, actor: Actor, *, since: str | None = None, dry_run: bool = False) -> RepriceResult:
     """Recompute computed costs with the current catalog; reported costs stay as reported.
 
     One transaction: a crash leaves every event and rollup as it was.
     """
+    require(store, actor, Op.PRICING_MANAGE)
     import orjson
 
     pricer = load_pricer(store)

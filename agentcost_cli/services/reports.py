@@ -7,11 +7,14 @@ Sums come from the cheapest source that answers exactly:
   number of hours: a UTC hour then maps to exactly one local day;
 - the raw events, for `session`, half-hour zones (India, Nepal, ...) and bounds
   that are not whole hours.
+
+Reading needs `USAGE_READ`: operators read everything; anyone else only the projects
+they may read (each project a request names is checked; no name means all of theirs).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -29,6 +32,8 @@ from ..store.base import (
     Store,
 )
 from ..timeutil import format_utc
+from .actor import Actor
+from .permissions import Op, scope_projects
 
 TIME_DIMENSIONS = ("day", "week", "month")
 DIMENSIONS = (*TIME_DIMENSIONS, *EVENT_DIMENSIONS)
@@ -157,9 +162,16 @@ def _day_labels(day: str, grains: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def build_report(store: Store, request: ReportRequest) -> Report:
+def build_report(store: Store, actor: Actor, request: ReportRequest) -> Report:
+    """Sums per group for the projects `actor` may read (`USAGE_READ`; see _readable_projects)."""
+    projects = scope_projects(store, actor, request.projects, Op.USAGE_READ)
     time_dims = [d for d in request.group_by if d in TIME_DIMENSIONS]
     other_dims = tuple(d for d in request.group_by if d not in TIME_DIMENSIONS)
+    if projects is None:  # nothing the actor may read: an empty report, not someone else's data
+        flt = EventFilter(since=format_utc(request.since) if request.since else None,
+                          until=format_utc(request.until) if request.until else None)
+        return _assemble(request, flt, time_dims, other_dims, [], "events", day_buckets=False)
+    request = replace(request, projects=projects)
     flt = EventFilter(
         since=format_utc(request.since) if request.since else None,
         until=format_utc(request.until) if request.until else None,

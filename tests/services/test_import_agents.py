@@ -10,6 +10,7 @@ import pytest
 
 from agentcost_cli.ingest import parallel
 from agentcost_cli.ingest.pipeline import IngestOptions
+from agentcost_cli.services.actor import LOCAL
 from agentcost_cli.services.ingest import import_agent_logs
 from agentcost_cli.services.reports import ReportRequest, build_report
 from agentcost_cli.store.base import AggregateQuery, EventFilter, Store
@@ -32,7 +33,7 @@ def project_dir(root: Path) -> Path:
 
 
 def run(store: Store, root: Path) -> Any:
-    return import_agent_logs(store, "claude-code", [root / "projects"], IngestOptions())
+    return import_agent_logs(store, LOCAL, "claude-code", [root / "projects"], IngestOptions())
 
 
 def test_second_import_reads_only_new_lines(store: Store, tmp_path: Path) -> None:
@@ -46,7 +47,7 @@ def test_second_import_reads_only_new_lines(store: Store, tmp_path: Path) -> Non
         handle.write(cc_line("m3", "r3", 11))
     third = run(store, tmp_path)
     assert (third.files, third.read, third.added) == (1, 1, 1)
-    report = build_report(store, ReportRequest(group_by=("project",)))
+    report = build_report(store, LOCAL, ReportRequest(group_by=("project",)))
     assert [(r["project"], r["events"], r["output_tokens"]) for r in report.rows] == [("shop", 3, 23)]
 
 
@@ -105,10 +106,10 @@ def test_codex_import_resumes_with_session_state(store: Store, tmp_path: Path) -
 
     log.write_text(line("session_meta", {"id": "abc", "cwd": "/w/api"}) + line("turn_context", {"model": "gpt-5"})
                    + tokens(100, 10))
-    first = import_agent_logs(store, "codex", [tmp_path / "sessions"], IngestOptions())
+    first = import_agent_logs(store, LOCAL, "codex", [tmp_path / "sessions"], IngestOptions())
     with log.open("a") as handle:
         handle.write(tokens(250, 30))  # cumulative: this turn used 150 in / 20 out
-    second = import_agent_logs(store, "codex", [tmp_path / "sessions"], IngestOptions())
+    second = import_agent_logs(store, LOCAL, "codex", [tmp_path / "sessions"], IngestOptions())
     assert (first.added, second.added) == (1, 1)
     events = list(store.iter_events(EventFilter()))
     assert [(e["input_tokens"], e["output_tokens"], e["model"]) for e in events] == [
@@ -125,12 +126,12 @@ def test_growing_snapshots_through_the_parallel_staged_path(store: Store, tmp_pa
     (folder / "other.jsonl").write_text(cc_line("x1", "rx", 3))  # two files, so the import goes parallel
     log = folder / "sess-1.jsonl"
     log.write_text(cc_line("m1", "r1", 1) + cc_line("m1", "r1", 40) + cc_line("m2", "r2", 5))
-    first = import_agent_logs(store, "claude-code", [tmp_path / "projects"], IngestOptions(workers=2))
+    first = import_agent_logs(store, LOCAL, "claude-code", [tmp_path / "projects"], IngestOptions(workers=2))
     assert (first.added, first.duplicates) == (3, 1)
     with log.open("a") as handle:
         handle.write(cc_line("m1", "r1", 300) + cc_line("m2", "r2", 2))  # m1 grew; m2's stale copy is smaller
     (folder / "other.jsonl").write_text(cc_line("x1", "rx", 3) + cc_line("x2", "ry", 4))
-    second = import_agent_logs(store, "claude-code", [tmp_path / "projects"], IngestOptions(workers=2))
+    second = import_agent_logs(store, LOCAL, "claude-code", [tmp_path / "projects"], IngestOptions(workers=2))
     assert (second.added, second.duplicates) == (1, 2)
     tokens = {e["dedupe_key"]: e["output_tokens"] for e in store.iter_events(EventFilter())}
     assert tokens == {"cc:m1:r1": 300, "cc:m2:r2": 5, "cc:x1:rx": 3, "cc:x2:ry": 4}

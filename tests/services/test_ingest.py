@@ -16,6 +16,7 @@ import pytest
 
 from agentcost_cli.errors import IngestRejected
 from agentcost_cli.ingest.pipeline import IngestOptions, Rejection
+from agentcost_cli.services.actor import LOCAL
 from agentcost_cli.services.ingest import Hooks, ingest_inputs
 from agentcost_cli.services.reports import ReportRequest, build_report
 from agentcost_cli.store import open_store
@@ -44,14 +45,14 @@ def write_jsonl(path: Path, rows: list[Any]) -> Path:
 
 
 def totals(store: Store) -> dict[str, Any]:
-    return build_report(store, ReportRequest(group_by=("project",))).totals
+    return build_report(store, LOCAL, ReportRequest(group_by=("project",))).totals
 
 
 def test_reingest_adds_nothing(store: Store, tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", [native(i) for i in range(200)])
-    first = ingest_inputs(store, [str(src)], IngestOptions())
+    first = ingest_inputs(store, LOCAL, [str(src)], IngestOptions())
     before = totals(store)
-    second = ingest_inputs(store, [str(src)], IngestOptions())
+    second = ingest_inputs(store, LOCAL, [str(src)], IngestOptions())
     assert (first.read, first.added, first.duplicates) == (200, 200, 0)
     assert (second.added, second.duplicates) == (0, 200)
     assert totals(store) == before
@@ -62,7 +63,7 @@ def test_reingest_adds_nothing(store: Store, tmp_path: Path) -> None:
 def test_events_without_id_dedupe_by_content(store: Store, tmp_path: Path) -> None:
     rows = [{k: v for k, v in native(i).items() if k != "id"} for i in range(20)]
     src = write_jsonl(tmp_path / "a.jsonl", rows + rows[:5])
-    summary = ingest_inputs(store, [str(src)], IngestOptions())
+    summary = ingest_inputs(store, LOCAL, [str(src)], IngestOptions())
     assert (summary.added, summary.duplicates) == (20, 5)
 
 
@@ -71,7 +72,7 @@ def test_bad_lines_are_named_and_good_lines_kept(store: Store, tmp_path: Path) -
                        native(3, timestamp="2026-11-01 10:00"), native(4, output_token=3), ""]
     src = write_jsonl(tmp_path / "mixed.jsonl", rows)
     rejected: list[Rejection] = []
-    summary = ingest_inputs(store, [str(src)], IngestOptions(), Hooks(on_reject=rejected.append))
+    summary = ingest_inputs(store, LOCAL, [str(src)], IngestOptions(), Hooks(on_reject=rejected.append))
     assert summary.added == 2
     assert summary.rejected == 5
     by_line = {r.line: r.reason for r in rejected}
@@ -88,10 +89,10 @@ def test_bad_lines_are_named_and_good_lines_kept(store: Store, tmp_path: Path) -
 def test_strict_writes_nothing(store: Store, tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", [native(0), native(1), "{broken"])
     with pytest.raises(IngestRejected):
-        ingest_inputs(store, [str(src)], IngestOptions(strict=True, batch_size=1))
+        ingest_inputs(store, LOCAL, [str(src)], IngestOptions(strict=True, batch_size=1))
     assert store.count_events(EventFilter()) == 0
     ok = write_jsonl(tmp_path / "b.jsonl", [native(0), native(1)])
-    assert ingest_inputs(store, [str(ok)], IngestOptions(strict=True, batch_size=1)).added == 2
+    assert ingest_inputs(store, LOCAL, [str(ok)], IngestOptions(strict=True, batch_size=1)).added == 2
 
 
 def test_crash_mid_ingest_leaves_consistent_store_and_rerun_completes(store: Store, tmp_path: Path) -> None:
@@ -104,11 +105,11 @@ def test_crash_mid_ingest_leaves_consistent_store_and_rerun_completes(store: Sto
             raise KeyboardInterrupt  # what Ctrl-C looks like in the middle of a run
 
     with pytest.raises(KeyboardInterrupt):
-        ingest_inputs(store, [str(src)], IngestOptions(batch_size=10), Hooks(on_progress=explode))
+        ingest_inputs(store, LOCAL, [str(src)], IngestOptions(batch_size=10), Hooks(on_progress=explode))
     assert store.count_events(EventFilter()) == 30  # three whole batches, nothing partial
     rollup_events = sum(r.sums["events"] for r in store.aggregate(AggregateQuery(EventFilter())))
     assert rollup_events == 30
-    summary = ingest_inputs(store, [str(src)], IngestOptions(batch_size=10))
+    summary = ingest_inputs(store, LOCAL, [str(src)], IngestOptions(batch_size=10))
     assert (summary.added, summary.duplicates) == (70, 30)
     assert totals(store)["events"] == 100
 
@@ -118,7 +119,7 @@ def test_json_array_document_and_pretty_object(store: Store, tmp_path: Path) -> 
     array.write_text(json.dumps([native(i) for i in range(5)], indent=2), encoding="utf-8")
     single = tmp_path / "one.json"
     single.write_text(json.dumps(native(99), indent=2), encoding="utf-8")
-    summary = ingest_inputs(store, [str(array), str(single)], IngestOptions())
+    summary = ingest_inputs(store, LOCAL, [str(array), str(single)], IngestOptions())
     assert (summary.read, summary.added) == (6, 6)
 
 
@@ -126,7 +127,7 @@ def test_broken_document_is_one_named_rejection(store: Store, tmp_path: Path) ->
     src = tmp_path / "bad.json"
     src.write_text('[\n {"a": 1},\n', encoding="utf-8")
     rejected: list[Rejection] = []
-    summary = ingest_inputs(store, [str(src)], IngestOptions(), Hooks(on_reject=rejected.append))
+    summary = ingest_inputs(store, LOCAL, [str(src)], IngestOptions(), Hooks(on_reject=rejected.append))
     assert summary.rejected == 1
     assert rejected[0].line == 1 and "invalid JSON document" in rejected[0].reason
 
@@ -141,7 +142,7 @@ def test_csv_input(store: Store, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     rejected: list[Rejection] = []
-    summary = ingest_inputs(store, [str(src)], IngestOptions(), Hooks(on_reject=rejected.append))
+    summary = ingest_inputs(store, LOCAL, [str(src)], IngestOptions(), Hooks(on_reject=rejected.append))
     assert (summary.added, summary.rejected) == (2, 1)
     assert rejected[0].line == 3 and "input_tokens must be a whole number" in rejected[0].reason
     events = list(store.iter_events(EventFilter()))
@@ -153,14 +154,14 @@ def test_csv_input(store: Store, tmp_path: Path) -> None:
 def test_stdin_and_project_override(store: Store) -> None:
     payload = b"".join(json.dumps(native(i)).encode() + b"\n" for i in range(3))
     stream = io.BufferedReader(io.BytesIO(payload))  # type: ignore[arg-type]
-    summary = ingest_inputs(store, ["-"], IngestOptions(project="forced"), stdin=stream)
+    summary = ingest_inputs(store, LOCAL, ["-"], IngestOptions(project="forced"), stdin=stream)
     assert summary.added == 3
     assert [p["slug"] for p in store.list_projects()] == ["forced"]
 
 
 def test_unknown_model_is_unpriced_not_free(store: Store, tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", [native(1, model="mystery-9000", provider="acme")])
-    summary = ingest_inputs(store, [str(src)], IngestOptions())
+    summary = ingest_inputs(store, LOCAL, [str(src)], IngestOptions())
     assert summary.unpriced == 1
     event = next(store.iter_events(EventFilter()))
     assert event["cost_nanos"] is None and event["cost_source"] == "unpriced"
@@ -169,7 +170,7 @@ def test_unknown_model_is_unpriced_not_free(store: Store, tmp_path: Path) -> Non
 
 def test_reported_cost_wins_and_is_exact(store: Store, tmp_path: Path) -> None:
     src = write_jsonl(tmp_path / "a.jsonl", [native(1, reported_cost_usd="0.000123456")])
-    ingest_inputs(store, [str(src)], IngestOptions())
+    ingest_inputs(store, LOCAL, [str(src)], IngestOptions())
     event = next(store.iter_events(EventFilter()))
     assert (event["cost_nanos"], event["cost_source"], event["reported_cost_nanos"]) == (123456, "reported", 123456)
 

@@ -12,6 +12,7 @@ import pytest
 
 from agentcost_cli.ingest import parallel
 from agentcost_cli.ingest.pipeline import IngestOptions, Rejection
+from agentcost_cli.services.actor import LOCAL
 from agentcost_cli.services.ingest import Hooks, import_agent_logs, ingest_inputs
 from agentcost_cli.store import open_store
 from agentcost_cli.store.base import EventFilter, Store
@@ -41,7 +42,7 @@ def run(store: Store, path: Path, workers: int, progress: list[int] | None = Non
         ) -> tuple[Any, list[Rejection], list[tuple[Any, ...]]]:
     rejected: list[Rejection] = []
     hooks = Hooks(on_reject=rejected.append, on_progress=(progress if progress is not None else []).append)
-    summary = ingest_inputs(store, [str(path)], IngestOptions(workers=workers), hooks)
+    summary = ingest_inputs(store, LOCAL, [str(path)], IngestOptions(workers=workers), hooks)
     events = [(e["project"], e["dedupe_key"], e["input_tokens"], e["cost_nanos"])
               for e in store.iter_events(EventFilter())]
     return summary, rejected, sorted(events)
@@ -94,12 +95,12 @@ def test_parallel_agent_import_matches_in_process(tmp_path: Path, monkeypatch: p
     def imported(db: str, workers: int) -> tuple[Any, list[tuple[Any, ...]], list[tuple[int, str]]]:
         store = open_store(tmp_path / db)
         rejected: list[Rejection] = []
-        summary = import_agent_logs(store, "claude-code", [root], IngestOptions(workers=workers),
+        summary = import_agent_logs(store, LOCAL, "claude-code", [root], IngestOptions(workers=workers),
                                     Hooks(on_reject=rejected.append))
         events = sorted((e["project"], e["dedupe_key"], e["output_tokens"]) for e in store.iter_events(EventFilter()))
         cursors = store.get_cursors("claude-code")
         assert {c.state["line"] for c in cursors.values()} == {151}  # type: ignore[index]
-        again = import_agent_logs(store, "claude-code", [root], IngestOptions(workers=workers))
+        again = import_agent_logs(store, LOCAL, "claude-code", [root], IngestOptions(workers=workers))
         assert (again.files, again.added) == (0, 0)
         return summary.as_dict(), events, sorted((r.line, r.reason) for r in rejected)
 
@@ -124,14 +125,14 @@ def test_interrupted_parallel_ingest_leaves_whole_batches_and_no_scratch_files(
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        ingest_inputs(store, [str(src)], IngestOptions(workers=2, batch_size=100), Hooks(on_progress=interrupt))
+        ingest_inputs(store, LOCAL, [str(src)], IngestOptions(workers=2, batch_size=100), Hooks(on_progress=interrupt))
     assert not list((tmp_path / "s").glob(".agentcost-stage-*"))
     partial = store.count_events(EventFilter())
     assert 0 < partial < 2800
     from agentcost_cli.store.base import AggregateQuery
 
     assert sum(r.sums["events"] for r in store.aggregate(AggregateQuery(EventFilter(), (), "day"))) == partial
-    summary = ingest_inputs(store, [str(src)], IngestOptions(workers=2))
+    summary = ingest_inputs(store, LOCAL, [str(src)], IngestOptions(workers=2))
     assert summary.added + partial == store.count_events(EventFilter())
 
 
@@ -162,10 +163,10 @@ def test_strict_parallel_ingest_writes_all_or_nothing(tmp_path: Path, monkeypatc
     bad.write_text("\n".join([*good[:1500], "{broken", *good[1500:]]) + "\n")
     store = open_store(tmp_path / "s.db")
     with pytest.raises(IngestRejected):
-        ingest_inputs(store, [str(bad)], IngestOptions(workers=2, strict=True, batch_size=100))
+        ingest_inputs(store, LOCAL, [str(bad)], IngestOptions(workers=2, strict=True, batch_size=100))
     assert store.count_events(EventFilter()) == 0
     ok = tmp_path / "ok.jsonl"
     ok.write_text("\n".join(good) + "\n")
-    summary = ingest_inputs(store, [str(ok)], IngestOptions(workers=2, strict=True, batch_size=100))
+    summary = ingest_inputs(store, LOCAL, [str(ok)], IngestOptions(workers=2, strict=True, batch_size=100))
     assert summary.added == store.count_events(EventFilter()) > 1000
     assert not list(tmp_path.glob(".agentcost-stage-*"))

@@ -13,6 +13,7 @@ import pytest
 from agentcost_cli.errors import InvalidInput, NotFound, PricingError
 from agentcost_cli.ingest.pipeline import IngestOptions
 from agentcost_cli.services import pricing
+from agentcost_cli.services.actor import LOCAL
 from agentcost_cli.services.ingest import ingest_inputs
 from agentcost_cli.services.reports import ReportRequest, build_report
 from agentcost_cli.store.base import EventFilter, Store
@@ -37,7 +38,7 @@ def gpt4o(data: list[dict[str, Any]]) -> dict[str, Any]:
 def ingest(store: Store, tmp_path: Path, rows: list[dict[str, Any]]) -> None:
     src = tmp_path / f"in-{len(list(tmp_path.iterdir()))}.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    ingest_inputs(store, [str(src)], IngestOptions())
+    ingest_inputs(store, LOCAL, [str(src)], IngestOptions())
 
 
 EVENT = {"id": "e1", "timestamp": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-4o",
@@ -45,7 +46,7 @@ EVENT = {"id": "e1", "timestamp": "2026-11-20T10:00:00Z", "provider": "openai", 
 
 
 def cost(store: Store) -> Decimal:
-    return Decimal(build_report(store, ReportRequest(group_by=("model",))).totals["cost_usd"])
+    return Decimal(build_report(store, LOCAL, ReportRequest(group_by=("model",))).totals["cost_usd"])
 
 
 def test_update_from_a_file_records_a_revision_and_history(store: Store, tmp_path: Path) -> None:
@@ -56,24 +57,25 @@ def test_update_from_a_file_records_a_revision_and_history(store: Store, tmp_pat
 
     ingest(store, tmp_path, [EVENT])
     assert cost(store) == Decimal("12.5")  # $2.50 in + $10 out per MTok
-    result = pricing.update_prices(store, source=str(snapshot_with(tmp_path, "new.json", halve_gpt4o)), timeout=5)
+    source = str(snapshot_with(tmp_path, "new.json", halve_gpt4o))
+    result = pricing.update_prices(store, LOCAL, source=source, timeout=5)
     assert result.status == "updated" and result.format == "genai-prices-v2"
     assert result.model_count == 2330
     change = [c for c in result.changes if c["model"] == "gpt-4o" and c["field"] == "input_mtok"]
     assert change == [{"provider": "openai", "model": "gpt-4o", "field": "input_mtok", "old": "2.5", "new": "1.25",
                        "pct_change": "-50.00"}]
-    assert pricing.history(store, model="gpt-4o")[0]["pct_change"] == "-50.00"
+    assert pricing.history(store, LOCAL, model="gpt-4o")[0]["pct_change"] == "-50.00"
     # Stored costs keep their old price until repriced, which says what it changes.
     assert cost(store) == Decimal("12.5")
-    dry = pricing.reprice(store, dry_run=True)
+    dry = pricing.reprice(store, LOCAL, dry_run=True)
     assert (dry.changed, dry.cost_after_nanos - dry.cost_before_nanos) == (1, -1_250_000_000)
     assert cost(store) == Decimal("12.5")
-    done = pricing.reprice(store)
+    done = pricing.reprice(store, LOCAL)
     assert cost(store) == Decimal("11.25")
     event = next(store.iter_events(EventFilter()))
     assert event["pricing_rev"] == done.revision
     # Fetching the same bytes again changes nothing.
-    again = pricing.update_prices(store, source=str(tmp_path / "new.json"), timeout=5)
+    again = pricing.update_prices(store, LOCAL, source=str(tmp_path / "new.json"), timeout=5)
     assert again.status == "unchanged"
 
 
@@ -83,12 +85,12 @@ def test_update_refuses_a_shrunken_snapshot(store: Store, tmp_path: Path) -> Non
             provider["models"] = provider["models"][:1]
 
     with pytest.raises(PricingError):
-        pricing.update_prices(store, source=str(snapshot_with(tmp_path, "small.json", drop_most)), timeout=5)
+        pricing.update_prices(store, LOCAL, source=str(snapshot_with(tmp_path, "small.json", drop_most)), timeout=5)
     assert store.active_pricing_snapshot() is None
 
 
 def test_tampered_active_snapshot_is_detected(store: Store, tmp_path: Path) -> None:
-    pricing.update_prices(store, source=str(GENAI), timeout=5)
+    pricing.update_prices(store, LOCAL, source=str(GENAI), timeout=5)
     Path(store.active_pricing_snapshot()["path"]).write_text("[]")  # type: ignore[index]
     with pytest.raises(PricingError, match="sha256"):
         pricing.load_pricer(store)
@@ -96,50 +98,51 @@ def test_tampered_active_snapshot_is_detected(store: Store, tmp_path: Path) -> N
 
 def test_override_prices_new_events_and_reprice_applies_it_to_old(store: Store, tmp_path: Path) -> None:
     ingest(store, tmp_path, [EVENT])
-    override = pricing.set_override(store, provider="openai", model="gpt-4o", rates={"input": "2", "output": "8"},
+    override = pricing.set_override(store, LOCAL, provider="openai", model="gpt-4o",
+                                    rates={"input": "2", "output": "8"},
                                     effective_from=datetime(2026, 11, 1, tzinfo=UTC), reason="enterprise deal")
     assert override["model"] == "gpt-4o" and override["rates"] == {"input": "2", "output": "8"}
     ingest(store, tmp_path, [{**EVENT, "id": "e2"}, {**EVENT, "id": "e3", "timestamp": "2026-10-01T00:00:00Z"}])
     by_id = {e["dedupe_key"]: e["cost_nanos"] for e in store.iter_events(EventFilter())}
     assert by_id == {"e1": 12_500_000_000, "e2": 10_000_000_000, "e3": 12_500_000_000}  # e3 predates it
-    pricing.reprice(store)
+    pricing.reprice(store, LOCAL)
     by_id = {e["dedupe_key"]: e["cost_nanos"] for e in store.iter_events(EventFilter())}
     assert by_id["e1"] == 10_000_000_000
-    shown = pricing.show_model(store, "gpt-4o", provider="openai", at=datetime(2026, 11, 20, tzinfo=UTC))
+    shown = pricing.show_model(store, LOCAL, "gpt-4o", provider="openai", at=datetime(2026, 11, 20, tzinfo=UTC))
     assert shown.overridden and shown.rates["input"] == "2" and shown.rates["cache_read"] == "1.25"
-    assert pricing.unset_override(store, provider="openai", model="gpt-4o") == 1
+    assert pricing.unset_override(store, LOCAL, provider="openai", model="gpt-4o") == 1
     with pytest.raises(NotFound):
-        pricing.unset_override(store, provider="openai", model="gpt-4o")
+        pricing.unset_override(store, LOCAL, provider="openai", model="gpt-4o")
 
 
 def test_unknown_model_is_missing_until_priced(store: Store, tmp_path: Path) -> None:
     ingest(store, tmp_path, [{**EVENT, "model": "acme-7b", "provider": "acme"}])
-    assert [m["model"] for m in pricing.missing(store)] == ["acme-7b"]
+    assert [m["model"] for m in pricing.missing(store, LOCAL)] == ["acme-7b"]
     with pytest.raises(InvalidInput, match="--input and --output"):
-        pricing.set_override(store, provider="acme", model="acme-7b", rates={"input": "1"}, effective_from=None,
+        pricing.set_override(store, LOCAL, provider="acme", model="acme-7b", rates={"input": "1"}, effective_from=None,
                              reason="internal")
     with pytest.raises(InvalidInput, match="--reason"):
-        pricing.set_override(store, provider="acme", model="acme-7b", rates={"input": "1", "output": "2"},
+        pricing.set_override(store, LOCAL, provider="acme", model="acme-7b", rates={"input": "1", "output": "2"},
                              effective_from=None, reason=" ")
-    pricing.set_override(store, provider="acme", model="acme-7b", rates={"input": "1", "output": "2"},
+    pricing.set_override(store, LOCAL, provider="acme", model="acme-7b", rates={"input": "1", "output": "2"},
                          effective_from=None, reason="internal chargeback")
-    result = pricing.reprice(store)
-    assert (result.newly_priced, pricing.missing(store)) == (1, [])
+    result = pricing.reprice(store, LOCAL)
+    assert (result.newly_priced, pricing.missing(store, LOCAL)) == (1, [])
     assert cost(store) == Decimal("3")
 
 
 def test_bad_override_rates_are_refused(store: Store) -> None:
     for bad in ("abc", "-1", "NaN"):
         with pytest.raises(InvalidInput):
-            pricing.set_override(store, provider="openai", model="gpt-4o", rates={"input": bad},
+            pricing.set_override(store, LOCAL, provider="openai", model="gpt-4o", rates={"input": bad},
                                  effective_from=None, reason="x")
 
 
 def test_list_and_show(store: Store) -> None:
-    models = pricing.list_models(store, search="sonnet-4-5", provider="anthropic")
+    models = pricing.list_models(store, LOCAL, search="sonnet-4-5", provider="anthropic")
     assert models and all("sonnet-4-5" in m.model for m in models)
     assert models[0].rates["input"] == "3"
-    history = pricing.show_model(store, "o3", provider="openai").price_periods
+    history = pricing.show_model(store, LOCAL, "o3", provider="openai").price_periods
     assert [p["from"] for p in history][:2] == [None, "2025-06-10"]
     with pytest.raises(NotFound):
-        pricing.show_model(store, "no-such-model-xyz")
+        pricing.show_model(store, LOCAL, "no-such-model-xyz")

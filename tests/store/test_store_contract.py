@@ -253,6 +253,7 @@ def test_largest_copy_wins_within_and_across_batches(backend: Store) -> None:
 
 def test_m003_moves_ingestion_times_to_runs_and_keeps_every_event(tmp_path: Path) -> None:
     """Upgrade from a frozen m002 schema: same events, same export, leaner rows."""
+    from agentcost_cli.services.actor import LOCAL
     from agentcost_cli.services.export import export_rows
 
     path = tmp_path / "old.db"
@@ -281,7 +282,7 @@ def test_m003_moves_ingestion_times_to_runs_and_keeps_every_event(tmp_path: Path
     store = open_store(path)
     try:
         assert store.migration_status().pending == []
-        rows = list(export_rows(store, EventFilter()))
+        rows = list(export_rows(store, LOCAL, EventFilter()))
         assert [(r["id"], r["model_ref"], r["ingested_at"], r["cost_usd"]) for r in rows] == [
             ("k0", "gpt-4o", "2026-11-01T00:00:00.000000Z", "0.000000100"),
             ("k1", "claude-sonnet-4-5", "2026-11-02T00:00:00.000000Z", "0.000000101")]

@@ -42,3 +42,28 @@ def test_quick_start_is_two_commands_and_ci_runs_the_test_one() -> None:
     assert "agentcost demo" in commands[0]
     test_command = commands[1].rsplit("&& ", 1)[1]
     assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_roles_table_matches_the_permission_rules() -> None:
+    from agentcost_cli.services.permissions import PROJECT_OPS, RANK, RULES, Role
+
+    table = README.split("| operation | viewer | member | admin | owner | key scopes |", 1)[1].split("\n\n", 1)[0]
+    documented = {}
+    for line in table.strip().splitlines()[1:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        op = re.search(r"`([a-z_.]+)`", cells[0]).group(1)  # type: ignore[union-attr]
+        documented[op] = (tuple(c == "✓" for c in cells[1:5]), cells[5])
+    expected = {}
+    for op in PROJECT_OPS:
+        rule = RULES[op]
+        assert rule.role is not None
+        roles = tuple(RANK[r] >= RANK[rule.role] for r in (Role.VIEWER, Role.MEMBER, Role.ADMIN, Role.OWNER))
+        expected[op.value] = (roles, ", ".join(sorted(s.value for s in rule.scopes)) or "—")
+    assert documented == expected
+
+
+def test_readme_key_format_matches_the_generator() -> None:
+    from agentcost_cli.auth import apikeys
+
+    assert "`ac_live_<30 base62 characters>_<6 base62 characters>`" in README
+    assert apikeys.RANDOM_LENGTH == 30 and apikeys.CHECKSUM_LENGTH == 6 and apikeys.PREFIX_LENGTH == 12

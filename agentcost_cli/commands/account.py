@@ -1,0 +1,280 @@
+"""`agentcost account ...`: passwords, two-factor authentication, sessions, email links.
+
+In local mode the CLI acts as the store's owner, so it needs to be told whose account
+to change (`--user EMAIL`), and it does not ask for that user's current password.
+Secrets (passwords, codes, tokens from emails) are read from a hidden prompt, stdin or
+a file: never from a command-line value.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from .. import output
+from ..errors import InvalidInput
+from ._common import CsvOpt, JsonOpt, QuietOpt, one_format, open_store
+from ._secrets import CodeStdinOpt, PasswordFileOpt, PasswordStdinOpt, TokenStdinOpt
+
+account_app = typer.Typer(help="Account security: password, two-factor authentication, recovery codes, "
+                          "sessions, password reset and email verification.", no_args_is_help=True)
+mfa_app = typer.Typer(help="Two-factor authentication (TOTP authenticator apps).", no_args_is_help=True)
+account_app.add_typer(mfa_app, name="mfa")
+
+UserOpt = Annotated[str | None, typer.Option("--user", "-u", help="Whose account (required in local mode, where "
+                                             "agentcost acts as the store's owner).", show_default=False)]
+SESSION_COLUMNS = ("id", "created_utc", "last_used_utc", "expires_utc", "source_addr", "user_agent", "mfa", "active",
+                   "current", "revoked_utc", "revoked_reason")
+RECOVERY_WARNING = ("store these recovery codes somewhere safe (a password manager): each works once in place of "
+                    "an authenticator code, and they will not be shown again")
+
+
+def _user(user: str | None) -> str:
+    if not user:
+        raise InvalidInput("say whose account with --user EMAIL",
+                           hint="in local mode agentcost acts as the store's owner and manages any account")
+    return user
+
+
+def _existing(ctx: typer.Context, user: str | None) -> tuple[Any, str, dict[str, Any]]:
+    """(store, email, the user as shown): an unknown address fails before any prompt."""
+    from ..services.actor import LOCAL
+    from ..services.users import show_user
+
+    email = _user(user)
+    store = open_store(ctx)
+    return store, email, show_user(store, LOCAL, email)
+
+
+def _print_codes(email: str, codes: list[str], json_: bool) -> None:
+    if json_:
+        output.write_json({"email": email, "recovery_codes": codes})
+    else:
+        output.console().print("\n".join(codes), markup=False, highlight=False, soft_wrap=True)
+    output.warn(RECOVERY_WARNING)
+
+
+def _code_source(code_stdin: bool) -> None:
+    from ._secrets import require_source
+
+    require_source("code", from_stdin=code_stdin, stdin_flag="--code-stdin")
+
+
+def _code(code_stdin: bool, *, hidden: bool) -> str:
+    from ._secrets import read_secret
+
+    return read_secret("code", from_stdin=code_stdin, stdin_flag="--code-stdin", hidden=hidden)
+
+
+@account_app.command("password")
+def account_password(
+    ctx: typer.Context,
+    user: UserOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    password_file: PasswordFileOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Set a new password for a user (asked twice on a terminal, or from stdin or a file).
+
+    Example: agentcost account password --user ana@example.com --password-file ./new.pw
+
+    Every session of the user ends, and they are told by email.
+    """
+    from ..services.actor import LOCAL
+    from ..services.users import change_password
+    from ._secrets import new_password
+
+    store, email, _ = _existing(ctx, user)
+    password = new_password(from_stdin=password_stdin, from_file=password_file)
+    change_password(store, LOCAL, new_password=password, email=email)
+    if not quiet:
+        output.info(f"password changed for {email}; their sessions have ended and a notice is queued "
+                    "(`agentcost outbox list`)")
+
+
+@mfa_app.command("enable")
+def account_mfa_enable(
+    ctx: typer.Context,
+    user: UserOpt = None,
+    code_stdin: CodeStdinOpt = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Turn on two-factor authentication: scan the QR code, type the first code, keep the recovery codes.
+
+    Example: agentcost account mfa enable --user ana@example.com
+
+    The QR code and the secret go to stderr; the code is then asked for (or read from stdin with
+    --code-stdin, after the secret is printed). The 10 recovery codes are printed once on stdout.
+    """
+    from ..errors import AuthError
+    from ..services.actor import LOCAL
+    from ..services.mfa import begin_enrolment, confirm_enrolment
+    from ._secrets import PROMPT_ATTEMPTS, interactive
+
+    store, email, _ = _existing(ctx, user)
+    _code_source(code_stdin)  # no secret is made when no code could follow
+    enrolment = begin_enrolment(store, LOCAL, email)
+    err = output.err_console()
+    err.print(enrolment.qr, markup=False, highlight=False, soft_wrap=True)
+    err.print(f"Scan this QR code with an authenticator app for {email}, or type the secret in by hand.",
+              markup=False)
+    err.print(f"secret: {enrolment.secret}", markup=False, highlight=False)
+    err.print(f"uri: {enrolment.uri}", markup=False, highlight=False, soft_wrap=True)
+    attempts = PROMPT_ATTEMPTS if interactive() and not code_stdin else 1
+    for attempt in range(attempts):
+        try:
+            codes = confirm_enrolment(store, LOCAL, _code(code_stdin, hidden=False), email)
+            break
+        except AuthError as exc:
+            if attempt == attempts - 1:
+                raise
+            output.error(exc.title, exc.message, exc.hint)
+    output.info(f"two-factor authentication is on for {email}")
+    _print_codes(email, codes, json_)
+
+
+@mfa_app.command("disable")
+def account_mfa_disable(
+    ctx: typer.Context,
+    user: UserOpt = None,
+    code_stdin: CodeStdinOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Turn off two-factor authentication; needs a current authenticator code or a recovery code.
+
+    Example: agentcost account mfa disable --user ana@example.com
+    """
+    from ..errors import Conflict
+    from ..services.actor import LOCAL
+    from ..services.mfa import disable
+
+    store, email, shown = _existing(ctx, user)
+    if not shown["mfa"]:
+        raise Conflict(f"two-factor authentication is not on for {shown['email']}")
+    disable(store, LOCAL, _code(code_stdin, hidden=True), email)
+    if not quiet:
+        output.info(f"two-factor authentication is off for {email}; its recovery codes no longer work")
+
+
+@account_app.command("recovery-codes")
+def account_recovery_codes(
+    ctx: typer.Context,
+    user: UserOpt = None,
+    code_stdin: CodeStdinOpt = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Replace a user's recovery codes (the old ones stop working); needs a current or recovery code.
+
+    Example: agentcost account recovery-codes --user ana@example.com > codes.txt
+    """
+    from ..errors import Conflict
+    from ..services.actor import LOCAL
+    from ..services.mfa import regenerate_recovery_codes
+
+    store, email, shown = _existing(ctx, user)
+    if not shown["mfa"]:
+        raise Conflict(f"two-factor authentication is not on for {shown['email']}",
+                       hint="turn it on with `agentcost account mfa enable`")
+    codes = regenerate_recovery_codes(store, LOCAL, _code(code_stdin, hidden=True), email)
+    output.info(f"new recovery codes for {email}; the old ones no longer work")
+    _print_codes(email, codes, json_)
+
+
+def _session_state(row: dict[str, Any]) -> str:
+    if row["revoked_utc"]:
+        return f"revoked ({row['revoked_reason']})" if row["revoked_reason"] else "revoked"
+    return "active" if row["active"] else "expired"
+
+
+@account_app.command("sessions")
+def account_sessions(ctx: typer.Context, user: UserOpt = None, json_: JsonOpt = False, csv_: CsvOpt = False) -> None:
+    """A user's sign-in sessions: where from, when last used, whether still active.
+
+    Example: agentcost account sessions --user ana@example.com --json
+    """
+    from ..services.actor import LOCAL
+    from ..services.sessions import list_sessions
+
+    fmt = one_format(json=json_, csv=csv_)
+    email = _user(user)
+    rows = list_sessions(open_store(ctx), LOCAL, email)
+    if fmt == "json":
+        output.write_json({"email": email, "sessions": rows})
+        return
+    if fmt == "csv":
+        output.write_csv(SESSION_COLUMNS, rows)
+        return
+    if not rows:
+        output.info(f"{email} has no sessions")
+        return
+
+    def when(stamp: str | None) -> str:
+        return stamp[:16].replace("T", " ") if stamp else ""
+
+    output.render_table(
+        ["id", "created", "last used", "expires", "from", "client", "2fa", "state"],
+        ([r["id"], when(r["created_utc"]), when(r["last_used_utc"]), when(r["expires_utc"]), r["source_addr"] or "",
+          r["user_agent"] or "", "yes" if r["mfa"] else "", _session_state(r)] for r in rows),
+        right=["id"], droppable=["id", "state", "last used", "from", "created", "expires", "2fa", "client"],
+    )
+
+
+@account_app.command("revoke-session")
+def account_revoke_session(
+    ctx: typer.Context,
+    session_id: Annotated[int, typer.Argument(help="The session id, from `agentcost account sessions`.",
+                                              show_default=False)],
+    quiet: QuietOpt = False,
+) -> None:
+    """End a session at once (its tokens stop working).
+
+    Example: agentcost account revoke-session 42
+    """
+    from ..services.actor import LOCAL
+    from ..services.sessions import revoke_session
+
+    revoke_session(open_store(ctx), LOCAL, session_id)
+    if not quiet:
+        output.info(f"session {session_id} revoked")
+
+
+@account_app.command("reset-password")
+def account_reset_password(
+    ctx: typer.Context,
+    token_stdin: TokenStdinOpt = False,
+    password_stdin: PasswordStdinOpt = False,
+    password_file: PasswordFileOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Choose a new password with the code from a reset or invitation email.
+
+    Example: agentcost account reset-password
+
+    With both --token-stdin and --password-stdin, the token is the first line and the password the second.
+    """
+    from ..services.users import reset_password
+    from ._secrets import new_password, read_secret, require_source
+
+    require_source("password", from_stdin=password_stdin, from_file=password_file, stdin_flag="--password-stdin",
+                   file_flag="--password-file")  # before the token is asked for
+    token = read_secret("token", from_stdin=token_stdin, stdin_flag="--token-stdin")
+    password = new_password(from_stdin=password_stdin, from_file=password_file)
+    reset_password(open_store(ctx), token, password)
+    if not quiet:
+        output.info("password set; every session of the account has ended: sign in with the new password")
+
+
+@account_app.command("verify-email")
+def account_verify_email(ctx: typer.Context, token_stdin: TokenStdinOpt = False, quiet: QuietOpt = False) -> None:
+    """Confirm an email address with the code from the verification email.
+
+    Example: agentcost account verify-email --token-stdin < code.txt
+    """
+    from ..services.users import verify_email
+    from ._secrets import read_secret
+
+    token = read_secret("token", from_stdin=token_stdin, stdin_flag="--token-stdin")
+    email = verify_email(open_store(ctx), token)
+    if not quiet:
+        output.info(f"verified {email}")

@@ -1,0 +1,1 @@
+"""Messages to people: templates now; delivery (email, webhooks, chat) with the notifications work."""
