@@ -93,6 +93,30 @@ def account_password(
                     "(`agentcost outbox list`)")
 
 
+@account_app.command("email")
+def account_email(
+    ctx: typer.Context,
+    new_email: Annotated[str, typer.Argument(help="The new sign-in address.", show_default=False)],
+    user: UserOpt = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Change an account's sign-in address; the new one must be verified again, the old one is told.
+
+    Example: agentcost account email ana@new.example --user ana@example.com
+    """
+    from ..services.actor import LOCAL
+    from ..services.users import change_email
+
+    store, email, _ = _existing(ctx, user)
+    changed = change_email(store, LOCAL, new_email, email)
+    if json_:
+        output.write_json(changed)
+    if not quiet:
+        output.info(f"{email} now signs in as {changed['email']}; a verification email is queued "
+                    "and the old address is told (`agentcost outbox list`)")
+
+
 @mfa_app.command("enable")
 def account_mfa_enable(
     ctx: typer.Context,

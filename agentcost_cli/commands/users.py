@@ -1,4 +1,4 @@
-"""`agentcost users list|create|show|disable|enable|delete`: accounts on this store.
+"""`agentcost users list|create|show|update|disable|enable|delete`: accounts on this store.
 
 The CLI acts as the store's owner (the LOCAL actor): whoever can open the file manages
 every account in it.
@@ -15,7 +15,7 @@ from ..errors import InvalidInput
 from ._common import CsvOpt, JsonOpt, QuietOpt, YesOpt, confirm, emit_listing, one_format, open_store, plain
 from ._secrets import PasswordFileOpt, PasswordStdinOpt
 
-users_app = typer.Typer(help="User accounts: create (or invite), list, show, disable, enable, delete.",
+users_app = typer.Typer(help="User accounts: create (or invite), list, show, update, disable, enable, delete.",
                         no_args_is_help=True)
 
 EmailArg = Annotated[str, typer.Argument(help="The account's email address.", show_default=False)]
@@ -174,6 +174,31 @@ def users_enable(ctx: typer.Context, email: EmailArg, json_: JsonOpt = False, qu
         output.write_json(user)
     if not quiet:
         output.info(f"enabled {user['email']}")
+
+
+@users_app.command("update")
+def users_update(
+    ctx: typer.Context,
+    email: EmailArg,
+    name: Annotated[str | None, typer.Option("--name", help="New display name ('' clears it).",
+                                             show_default=False)] = None,
+    admin: Annotated[bool | None, typer.Option("--admin/--no-admin", help="Grant or remove the server-admin flag.",
+                                               show_default=False)] = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Change a display name or the server-admin flag.
+
+    Example: agentcost users update bo@example.com --admin
+    """
+    from ..services.actor import LOCAL
+    from ..services.users import update_user
+
+    user = update_user(open_store(ctx), LOCAL, email, name=name, admin=admin)
+    if json_:
+        output.write_json(user)
+    if not quiet:
+        output.info(f"updated {user['email']}" + (" (server admin)" if user["is_admin"] else ""))
 
 
 @users_app.command("delete")

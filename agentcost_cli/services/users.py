@@ -19,7 +19,7 @@ from ..store.base import Store
 from . import audit, clock, outbox
 from .actor import Actor
 from .auth_config import auth_config
-from .permissions import Op, require
+from .permissions import Op, require, require_recent_auth
 
 RESET_TTL = timedelta(minutes=30)
 VERIFY_TTL = timedelta(hours=24)
@@ -131,6 +131,53 @@ def set_status(store: Store, actor: Actor, email: str, *, active: bool) -> dict[
     updated = store.get_user(int(row["id"]))
     assert updated is not None
     return {**public_user(updated), **detail}
+
+
+def update_user(store: Store, actor: Actor, email: str, *, name: str | None = None,
+                admin: bool | None = None) -> dict[str, Any]:
+    """Change a display name or the server-admin flag (operators only; a user cannot drop their
+    own admin flag, so a server always keeps the operator who is acting)."""
+    require(store, actor, Op.USERS_MANAGE)
+    row = get_user_row(store, email)
+    fields: dict[str, Any] = {}
+    if name is not None:
+        fields["display_name"] = name.strip() or None
+    if admin is not None and bool(row["is_admin"]) != admin:
+        if not admin and actor.user_id == row["id"]:
+            raise Conflict("you cannot remove your own admin flag", hint="ask another admin")
+        fields["is_admin"] = int(admin)
+    if not fields:
+        raise InvalidInput("nothing to change", hint="give --name and/or --admin / --no-admin")
+    with store.transaction():
+        store.update_user(int(row["id"]), fields)
+        audit.record(store, actor, "user.update", target=row["email"],
+                     detail={k: bool(v) if k == "is_admin" else v for k, v in fields.items()})
+    updated = store.get_user(int(row["id"]))
+    assert updated is not None
+    return public_user(updated)
+
+
+def change_email(store: Store, actor: Actor, new_email: str, email: str | None = None) -> dict[str, Any]:
+    """Move an account to another address. Needs a sign-in in the last 5 minutes (AU-09); the new
+    address must be verified again, and the old one is told."""
+    row = _self_or_operator(store, actor, email)
+    require_recent_auth(actor)
+    address = normalize_email(new_email)
+    if address == row["email"]:
+        raise InvalidInput(f"{address} is already this account's address")
+    now = clock.now_text()
+    with store.transaction():
+        store.update_user(int(row["id"]), {"email": address, "email_verified_utc": None})
+        store.revoke_sessions(int(row["id"]), now_utc=now, reason="email changed", keep=actor.session_id)
+        outbox.enqueue(store, template="email_changed", recipient=row["email"],
+                       variables={"name": _greeting(row), "email": row["email"], "new_email": address,
+                                  "when": now[:19]},
+                       idempotency_key=f"email_changed/{row['id']}/{now}")
+        updated = store.get_user(int(row["id"]))
+        assert updated is not None
+        _send_token(store, updated, "verify", VERIFY_TTL, "verify_email", "verify-email")
+        audit.record(store, actor, "user.email_change", target=address, detail={"previous": row["email"]})
+    return public_user(updated)
 
 
 def delete_user(store: Store, actor: Actor, email: str) -> None:

@@ -45,7 +45,8 @@ class AccountStore(ABC):
     def list_users(self) -> list[Row]: ...
 
     @abstractmethod
-    def update_user(self, user_id: int, fields: Row) -> None: ...
+    def update_user(self, user_id: int, fields: Row) -> None:
+        """Raises Conflict when a new email is taken."""
 
     @abstractmethod
     def delete_user(self, user_id: int) -> None:
@@ -64,7 +65,8 @@ class AccountStore(ABC):
     def get_project_by_id(self, project_id: int) -> Row | None: ...
 
     @abstractmethod
-    def update_project(self, project_id: int, fields: Row) -> None: ...
+    def update_project(self, project_id: int, fields: Row) -> None:
+        """Raises Conflict when a new slug is taken."""
 
     @abstractmethod
     def delete_project(self, project_id: int) -> int:

@@ -79,13 +79,18 @@ class AccountTables(AccountStore):
             raise
         return int(cur.lastrowid or 0)
 
-    def _update(self, table: str, where_id: int, fields: Row, id_column: str = "id") -> None:
+    def _update(self, table: str, where_id: int, fields: Row, conflict: str | None = None) -> None:
         if not fields:
             return
         fields = _checked(table, fields)
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        with self.transaction():
-            self.conn.execute(f"UPDATE {table} SET {assignments} WHERE {id_column} = ?", (*fields.values(), where_id))
+        try:
+            with self.transaction():
+                self.conn.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", (*fields.values(), where_id))
+        except sqlite3.IntegrityError as exc:
+            if conflict and "UNIQUE" in str(exc):
+                raise Conflict(conflict) from None
+            raise
 
     # -- users -----------------------------------------------------------
     def insert_user(self, row: Row) -> int:
@@ -101,7 +106,7 @@ class AccountTables(AccountStore):
         return self._all("SELECT * FROM users ORDER BY email")
 
     def update_user(self, user_id: int, fields: Row) -> None:
-        self._update("users", user_id, fields)
+        self._update("users", user_id, fields, conflict=f"a user with email {fields.get('email')} already exists")
 
     def delete_user(self, user_id: int) -> None:
         with self.transaction():  # foreign keys cascade to memberships, sessions, tokens, codes
@@ -118,7 +123,7 @@ class AccountTables(AccountStore):
         return self._one("SELECT * FROM projects WHERE id = ?", (project_id,))
 
     def update_project(self, project_id: int, fields: Row) -> None:
-        self._update("projects", project_id, fields)
+        self._update("projects", project_id, fields, conflict=f"a project named {fields.get('slug')} already exists")
 
     def delete_project(self, project_id: int) -> int:
         with self.transaction():

@@ -65,6 +65,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "users.list_users": OPERATORS,
     "users.show_user": OPERATORS,  # another user's account; one's own is always allowed (tested apart)
     "users.set_status": OPERATORS,
+    "users.update_user": OPERATORS,
+    "users.change_email": OPERATORS,  # another user's address
     "users.delete_user": OPERATORS,
     "users.change_password": OPERATORS,
     "users.request_verification": OPERATORS,
@@ -181,6 +183,8 @@ INVOKE: dict[str, Callable[[Team, Actor], Any]] = {
     "users.list_users": lambda t, a: users.list_users(t.store, a),
     "users.show_user": lambda t, a: users.show_user(t.store, a, T),
     "users.set_status": lambda t, a: users.set_status(t.store, a, T, active=False),
+    "users.update_user": lambda t, a: users.update_user(t.store, a, T, name="Target"),
+    "users.change_email": lambda t, a: users.change_email(t.store, a, "moved@example.com", T),
     "users.delete_user": lambda t, a: users.delete_user(t.store, a, T),
     "users.change_password": lambda t, a: users.change_password(t.store, a, email=T,
                                                                 new_password="a different passphrase"),

@@ -220,12 +220,54 @@ def test_delete_user_refuses_last_owner_and_removes_personal_rows(store: Store) 
     project_with(store, "other", owner="o2@example.com", member="o@example.com")
     store.delete_project(int(store.get_project("solo")["id"]))
     sessions.login(store, email="o@example.com", password=PASSWORD)
+    from agentcost_cli.services import keys
+
+    _, key = keys.create_key(store, as_user(store, "o@example.com"), "other", name="theirs", scopes=("ingest",))
     users.delete_user(store, LOCAL, "o@example.com")
+    with pytest.raises(AuthError):  # AU-13: deleting an account revokes its keys
+        sessions.actor_from_api_key(store, key)
     with pytest.raises(NotFound):
         users.show_user(store, LOCAL, "o@example.com")
     conn = sqlite3.connect(store.location)
     assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM api_keys WHERE revoked_utc IS NULL").fetchone()[0] == 0
     assert conn.execute("SELECT COUNT(*) FROM memberships WHERE project_id = "
                         "(SELECT id FROM projects WHERE slug = 'other')").fetchone()[0] == 1
     deletion = conn.execute("SELECT target FROM audit_log WHERE action = 'user.delete'").fetchone()[0]
     assert "o@example.com" not in deletion
+
+
+def test_operators_rename_and_promote_but_not_demote_themselves(store: Store) -> None:
+    make_user(store, "op@example.com", admin=True)
+    make_user(store, "u@example.com")
+    op = as_user(store, "op@example.com")
+    with pytest.raises(PermissionDenied):
+        users.update_user(store, as_user(store, "u@example.com"), "op@example.com", name="x")
+    assert users.update_user(store, op, "u@example.com", name="You", admin=True)["is_admin"] is True
+    with pytest.raises(Conflict):
+        users.update_user(store, op, "op@example.com", admin=False)
+    with pytest.raises(InvalidInput):
+        users.update_user(store, op, "u@example.com")
+
+
+def test_email_change_needs_recent_sign_in_and_reverification(store: Store) -> None:
+    make_user(store, "old@example.com")
+    make_user(store, "taken@example.com")
+    pair = sessions.login(store, email="old@example.com", password=PASSWORD)
+    other = sessions.login(store, email="old@example.com", password=PASSWORD)
+    me = sessions.actor_from_access_token(store, pair.access_token)
+    with pytest.raises(Conflict):
+        users.change_email(store, me, "taken@example.com")
+    clock.advance(timedelta(minutes=6))
+    stale = sessions.actor_from_access_token(store, sessions.refresh(store, pair.refresh_token).access_token)
+    with pytest.raises(AuthError, match="fresh sign-in"):
+        users.change_email(store, stale, "new@example.com")
+    fresh = sessions.login(store, email="old@example.com", password=PASSWORD)
+    changed = users.change_email(store, sessions.actor_from_access_token(store, fresh.access_token),
+                                 "New@Example.com")
+    assert changed["email"] == "new@example.com" and changed["email_verified_utc"] is None
+    assert _last_message(store, "email_changed")["recipient"] == "old@example.com"
+    assert _last_message(store, "verify_email")["recipient"] == "new@example.com"
+    with pytest.raises(AuthError):  # other sessions ended
+        sessions.refresh(store, other.refresh_token)
+    sessions.login(store, email="new@example.com", password=PASSWORD)

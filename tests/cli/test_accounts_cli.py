@@ -610,3 +610,26 @@ def test_json_outputs_are_one_document(ac):
         assert out.code == 0, (args, out.stderr)
         json.loads(out.stdout)
         assert out.stderr == "", args
+
+
+def test_users_update_grants_and_removes_admin(ac: Callable[..., Outcome]) -> None:
+    assert create_user(ac, "bo@example.com").code == 0
+    granted = ac("users", "update", "bo@example.com", "--admin", "--name", "Bo", "--json")
+    assert granted.code == 0 and granted.json()["is_admin"] is True and granted.json()["display_name"] == "Bo"
+    removed = ac("users", "update", "bo@example.com", "--no-admin", "--json")
+    assert removed.json()["is_admin"] is False
+    nothing = ac("users", "update", "bo@example.com")
+    assert nothing.code == ExitCode.USAGE and "nothing to change" in nothing.stderr
+    records = ac("audit", "list", "--action", "user.update", "--json").json()["records"]
+    assert [r["detail"] for r in records] == [{"is_admin": False}, {"display_name": "Bo", "is_admin": True}]
+
+
+def test_account_email_moves_the_sign_in_address(ac: Callable[..., Outcome]) -> None:
+    assert create_user(ac, "ana@example.com").code == 0
+    moved = ac("account", "email", "Ana@New.example", "--user", "ana@example.com", "--json")
+    assert moved.code == 0, moved.stderr
+    assert moved.json()["email"] == "ana@new.example" and moved.json()["email_verified_utc"] is None
+    messages = ac("outbox", "list", "--json").json()["messages"]
+    assert {(m["template"], m["recipient"]) for m in messages} >= {("email_changed", "ana@example.com"),
+                                                                  ("verify_email", "ana@new.example")}
+    assert ac("users", "show", "ana@example.com").code == ExitCode.NOT_FOUND
