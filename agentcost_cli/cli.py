@@ -65,6 +65,7 @@ def root(
     if home is not None:
         os.environ["AGENTCOST_HOME"] = str(home.expanduser())
     output.configure(no_color=no_color)
+    output.configure_logging(debug=debug)
     ctx.obj = AppState(db=db, debug=debug)
 
 

@@ -6,6 +6,7 @@ Rich is imported on first use, so commands that print nothing pay nothing.
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -59,6 +60,24 @@ def err_console() -> Console:
 
 def stderr_is_terminal() -> bool:
     return err_console().is_terminal
+
+
+class _StderrHandler(logging.Handler):
+    """Shows what the services log (warnings; debug lines with --debug) the CLI's way, on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            warn(message)
+        else:
+            err_console().print(message, markup=False, highlight=False)
+
+
+def configure_logging(*, debug: bool = False) -> None:
+    logger = logging.getLogger("agentcost_cli")
+    logger.handlers = [_StderrHandler()]
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    logger.propagate = False
 
 
 def info(message: str) -> None:

@@ -125,6 +125,11 @@ SPECS: tuple[SettingSpec, ...] = (
         "Daemons that share a store must share this file.",
     ),
     SettingSpec(
+        "auth.breach_check_url", "AGENTCOST_BREACH_CHECK_URL", _text, lambda: "",
+        "Refuse passwords known from data breaches (Have I Been Pwned range API, k-anonymity: only 5 "
+        "hex digits of a hash are sent); e.g. https://api.pwnedpasswords.com/range/. Empty: off.",
+    ),
+    SettingSpec(
         "auth.session_idle_days", "AGENTCOST_SESSION_IDLE_DAYS", _positive_int, lambda: 7,
         "A login session ends after this many days without use.",
     ),

@@ -24,6 +24,7 @@ class AuthConfig:
     key_file: Path
     session_idle: timedelta
     session_max: timedelta
+    breach_check_url: str = ""
 
     @cached_property
     def _master(self) -> bytes:
@@ -63,6 +64,7 @@ def auth_config(store: Store) -> AuthConfig:
         key_file=key_file,
         session_idle=timedelta(days=conf["auth.session_idle_days"]),
         session_max=timedelta(days=conf["auth.session_max_days"]),
+        breach_check_url=conf["auth.breach_check_url"],
     )
     use_auth_config(store, config)
     return config

@@ -8,6 +8,7 @@ about which addresses have accounts.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from .permissions import Op, require, require_recent_auth
 RESET_TTL = timedelta(minutes=30)
 VERIFY_TTL = timedelta(hours=24)
 INVITE_TTL = timedelta(hours=24)
+log = logging.getLogger(__name__)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PUBLIC_FIELDS = ("id", "email", "display_name", "status", "is_admin", "email_verified_utc", "mfa_enabled_utc",
                   "created_utc", "last_login_utc", "password_changed_utc")
@@ -68,6 +70,23 @@ def _self_or_operator(store: Store, actor: Actor, email: str | None) -> dict[str
     return row
 
 
+def checked_password(store: Store, password: str) -> str:
+    """The local policy (AU-02), then, when configured, the breached-password check (AU-03), which
+    fails open with a warning when the service cannot be reached."""
+    checked = passwords.check_policy(password)
+    url = auth_config(store).breach_check_url
+    if url:
+        from ..auth.breached import breach_count
+
+        count = breach_count(checked, url=url)
+        if count is None:
+            log.warning("the breached-password service could not be reached; the password was checked "
+                        "against the local list only")
+        elif count:
+            raise InvalidInput(f"this password appears in {count:,} known data breaches; choose another")
+    return checked
+
+
 def _greeting(row: dict[str, Any]) -> str:
     return str(row["display_name"] or row["email"])
 
@@ -78,7 +97,7 @@ def create_user(store: Store, actor: Actor, *, email: str, password: str | None,
     """Create an account. Without a password the user is invited: the outbox gets a link to choose one."""
     require(store, actor, Op.USERS_MANAGE)
     address = normalize_email(email)
-    hashed = passwords.hash_password(passwords.check_policy(password)) if password is not None else None
+    hashed = passwords.hash_password(checked_password(store, password)) if password is not None else None
     now = clock.now_text()
     with store.transaction():
         user_id = store.insert_user({
@@ -222,7 +241,7 @@ def change_password(store: Store, actor: Actor, *, new_password: str, current_pa
                 or not passwords.verify_password(row["password_hash"], current_password)):
         audit.record(store, actor, "password.change", target=row["email"], outcome=audit.FAILED)
         raise AuthError("the current password is wrong")
-    new_hash = passwords.hash_password(passwords.check_policy(new_password))
+    new_hash = passwords.hash_password(checked_password(store, new_password))
     _set_password(store, actor, row, new_hash, how="changed", keep_session=actor.session_id if own else None)
 
 
@@ -283,7 +302,7 @@ def request_password_reset(store: Store, email: str, *, source: str | None = Non
 def reset_password(store: Store, token: str, new_password: str, *, source: str | None = None) -> str:
     """Set a new password with a reset token (single use, 30 minutes). Ends every session (AU-08)
     and does not sign in: the user logs in with the new password. Returns the account's email."""
-    checked = passwords.check_policy(new_password)
+    checked = checked_password(store, new_password)
     user_id = store.consume_user_token(hash_token(token.strip()), "reset", clock.now_text())
     if user_id is None:
         raise AuthError("this reset link is invalid, used or expired", hint="ask for a new one")
@@ -321,7 +340,7 @@ def register(store: Store, *, email: str, password: str, name: str | None = None
              source: str | None = None) -> None:
     """Self-service sign-up (the daemon decides whether it is open). The answer is the same for
     a new and a taken address (AU-05): a taken one gets no account and no hint."""
-    checked = passwords.check_policy(password)
+    checked = checked_password(store, password)
     address = normalize_email(email)
     hashed = passwords.hash_password(checked)  # hash either way: equal timing
     if store.find_user(address) is not None:
