@@ -120,20 +120,25 @@ def create_key(store: Store, actor: Actor, project: str, *, name: str, scopes: t
 
 def _find(store: Store, actor: Actor, ref: str) -> dict[str, Any]:
     """A key by id or display prefix, when the actor may see its project."""
-    row: dict[str, Any] | None = None
+    def visible(row: dict[str, Any]) -> bool:
+        project_id = int(row["project_id"])
+        return can_see(store, actor, project_id) and (
+            allowed(store, actor, Op.KEYS_VIEW, project_id)
+            or (actor.user_id is not None and row["created_by_user_id"] == actor.user_id))
+
     text = ref.strip().split("…")[0]
+    prefix = text[:12]
     if text.isdigit():
-        row = store.get_api_key(int(text))
-    else:
-        matches = [k for k in store.list_api_keys(None) if str(k["prefix"]).startswith(text[:12]) and text[:12]]
-        if len(matches) > 1:
-            raise InvalidInput(f"{ref!r} matches {len(matches)} keys", hint="use the key id from `agentcost keys list`")
-        row = matches[0] if matches else None
-    if row is None or not can_see(store, actor, int(row["project_id"])) or not (
-            allowed(store, actor, Op.KEYS_VIEW, int(row["project_id"]))
-            or row["created_by_user_id"] == actor.user_id):
+        found = store.get_api_key(int(text))
+        matches = [found] if found is not None else []
+    else:  # a display prefix, or the key itself: only the keys the actor may see count
+        matches = [k for k in store.list_api_keys(None) if prefix and str(k["prefix"]).startswith(prefix)]
+    matches = [k for k in matches if visible(k)]
+    if not matches:
         raise NotFound(f"no key {ref!r}")
-    return row
+    if len(matches) > 1:
+        raise InvalidInput(f"{ref!r} matches {len(matches)} keys", hint="use the key id from `agentcost keys list`")
+    return matches[0]
 
 
 def revoke_key(store: Store, actor: Actor, ref: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..auth import apikeys, passwords, tokens
-from ..errors import AuthError, MfaRequired, NotFound, PermissionDenied
+from ..errors import AuthError, InvalidInput, MfaRequired, NotFound, PermissionDenied
 from ..store.base import Store
 from ..timeutil import format_utc, parse_utc
 from . import audit, clock, mfa, throttle
@@ -48,7 +48,7 @@ def login(store: Store, *, email: str, password: str, code: str | None = None, s
     now = clock.now()
     try:
         address = normalize_email(email)
-    except Exception:
+    except InvalidInput:  # not an address: it fails like a wrong password, after the same work
         address = email.strip().lower()
     throttle.check(store, account=address, source=source, now=now)
     row = store.find_user(address)

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from agentcost_cli.auth import apikeys
-from agentcost_cli.errors import AuthError, PermissionDenied
+from agentcost_cli.errors import AuthError, InvalidInput, PermissionDenied
 from agentcost_cli.services import audit, clock, keys, sessions
 from agentcost_cli.services.actor import LOCAL
 from agentcost_cli.store.base import Store
@@ -154,3 +154,13 @@ def test_a_rotated_key_cannot_be_rotated_again(team: Store) -> None:
     assert new["expires_utc"] == old["expires_utc"]  # the successor keeps the original expiry
     with pytest.raises(Conflict, match="already rotated"):
         keys.rotate_key(team, LOCAL, key[:12])
+
+
+def test_a_prefix_only_counts_the_keys_the_actor_may_see(team: Store) -> None:
+    keys.create_key(team, LOCAL, "p", name="theirs", scopes=("ingest",))
+    project_with(team, "q", owner="solo@example.com")
+    solo = as_user(team, "solo@example.com")
+    mine, _ = keys.create_key(team, solo, "q", name="mine", scopes=("ingest",))
+    assert keys.revoke_key(team, solo, "ac_live_")["id"] == mine["id"]  # p's key is not "another match"
+    with pytest.raises(InvalidInput, match="matches 2 keys"):
+        keys.revoke_key(team, LOCAL, "ac_live_")
