@@ -17,13 +17,16 @@ import typer
 
 from . import __version__, output
 from .commands import account as account_cmd
+from .commands import api as api_cmd
 from .commands import audit as audit_cmd
 from .commands import config as config_cmd
+from .commands import daemon as daemon_cmd
 from .commands import data as data_cmd
 from .commands import db as db_cmd
 from .commands import demo as demo_cmd
 from .commands import ingest as ingest_cmd
 from .commands import keys as keys_cmd
+from .commands import login as login_cmd
 from .commands import outbox as outbox_cmd
 from .commands import pricing as pricing_cmd
 from .commands import projects as projects_cmd
@@ -82,7 +85,10 @@ app.add_typer(keys_cmd.keys_app, name="keys")
 app.add_typer(account_cmd.account_app, name="account")
 app.add_typer(audit_cmd.audit_app, name="audit")
 app.add_typer(outbox_cmd.outbox_app, name="outbox")
+app.add_typer(daemon_cmd.daemon_app, name="daemon")
+app.add_typer(api_cmd.api_app, name="api")
 demo_cmd.register(app)
+login_cmd.register(app)
 config_cmd.register_completions(app)
 
 

@@ -14,6 +14,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
+from .formats import csv_cell
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -120,21 +122,13 @@ def write_jsonl(rows: Iterable[dict[str, Any]], target: IO[bytes] | None = None)
     return count
 
 
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
-    return str(value)
-
-
 def write_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]], target: IO[str] | None = None) -> int:
     out = target or sys.stdout
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     count = 0
     for row in rows:
-        writer.writerow([_csv_cell(row.get(c)) for c in columns])
+        writer.writerow([csv_cell(row.get(c)) for c in columns])
         count += 1
     out.flush()
     return count

@@ -58,6 +58,24 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _port(value: Any) -> int:
+    number = int(value)
+    if not 0 < number < 65536:
+        raise ValueError("must be a port number (1-65535)")
+    return number
+
+
 def _url(value: Any) -> str:
     text = _text(value).rstrip("/")
     if not text.startswith(("http://", "https://")) or text.endswith("://"):
@@ -118,6 +136,62 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "server.public_url", "AGENTCOST_PUBLIC_URL", _url, lambda: "http://127.0.0.1:8787",
         "Base URL for links in account emails (never taken from a request's Host header).",
+    ),
+    SettingSpec(
+        "server.host", "AGENTCOST_HOST", _text, lambda: "127.0.0.1",
+        "Address `agentcost daemon` listens on (0.0.0.0: every interface).",
+    ),
+    SettingSpec(
+        "server.port", "AGENTCOST_PORT", _port, lambda: 8787,
+        "Port `agentcost daemon` listens on.",
+    ),
+    SettingSpec(
+        "server.max_body_bytes", "AGENTCOST_MAX_BODY_BYTES", _positive_int, lambda: 1_048_576,
+        "Largest request body the ingestion API accepts (413 beyond).",
+    ),
+    SettingSpec(
+        "server.max_batch_events", "AGENTCOST_MAX_BATCH_EVENTS", _positive_int, lambda: 1000,
+        "Most events in one POST /v1/events (413 beyond).",
+    ),
+    SettingSpec(
+        "server.rate_limit_storage", "AGENTCOST_RATE_LIMIT_STORAGE", _text, lambda: "memory://",
+        "Where rate-limit counters live: memory:// (one daemon) or redis://host:6379 (several daemons).",
+    ),
+    SettingSpec(
+        "server.rate_limits", "AGENTCOST_RATE_LIMITS", _text, lambda: "",
+        "Overrides of the default limits, e.g. key_events=60000/minute,auth_ip=10/minute.",
+    ),
+    SettingSpec(
+        "server.cors_origins", "AGENTCOST_CORS_ORIGINS", _text, lambda: "",
+        "Origins allowed to call the API from a browser, comma-separated; empty: CORS off.",
+    ),
+    SettingSpec(
+        "server.trusted_proxies", "AGENTCOST_TRUSTED_PROXIES", _text, lambda: "",
+        "Proxy addresses or networks whose X-Forwarded-For/-Proto are believed, comma-separated.",
+    ),
+    SettingSpec(
+        "server.require_https", "AGENTCOST_REQUIRE_HTTPS", _bool, lambda: False,
+        "Refuse plain HTTP except from loopback or a trusted proxy that received HTTPS.",
+    ),
+    SettingSpec(
+        "server.open_registration", "AGENTCOST_OPEN_REGISTRATION", _bool, lambda: False,
+        "Let anyone create an account with POST /v1/auth/register.",
+    ),
+    SettingSpec(
+        "server.log_file", "AGENTCOST_LOG_FILE", _text, lambda: "",
+        "Also write the daemon's JSON logs to this file, rotated daily; empty: stderr only.",
+    ),
+    SettingSpec(
+        "server.log_retention_days", "AGENTCOST_LOG_RETENTION_DAYS", _positive_int, lambda: 14,
+        "Rotated log files to keep.",
+    ),
+    SettingSpec(
+        "remote.server", "AGENTCOST_SERVER", _text, lambda: "",
+        "The daemon `agentcost login` and remote mode talk to (default: the profile's, else http://127.0.0.1:8787).",
+    ),
+    SettingSpec(
+        "remote.profile", "AGENTCOST_PROFILE", _text, lambda: "",
+        "The login profile to use when --profile is not given (default: the default profile).",
     ),
     SettingSpec(
         "auth.key_file", "AGENTCOST_KEY_FILE", _text, lambda: "",

@@ -193,6 +193,12 @@ def scope_projects(store: Store, actor: Actor, projects: tuple[str, ...], op: Op
         for slug in projects:
             require_project(store, actor, slug, op)
         return projects
+    if actor.kind == "key":  # a key has one project: reading nothing there is a refusal, not an empty answer
+        own = store.get_project_by_id(actor.key_project_id) if actor.key_project_id is not None else None
+        if own is None:
+            raise NotFound("the key's project no longer exists")
+        require_project(store, actor, str(own["slug"]), op)
+        return (str(own["slug"]),)
     readable = readable_project_ids(store, actor, op) or set()
     slugs = tuple(str(p["slug"]) for p in store.list_projects() if int(p["id"]) in readable)
     return slugs or None

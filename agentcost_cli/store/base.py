@@ -183,6 +183,10 @@ class Store(AccountStore, ABC):
         "session" or a "minute" grain reads the events."""
 
     @abstractmethod
+    def existing_dedupe_keys(self, project_id: int, keys: Sequence[str]) -> set[str]:
+        """Which of `keys` the project already has (the API answers those `duplicate`)."""
+
+    @abstractmethod
     def iter_events(self, flt: EventFilter, *, batch_size: int = 5000) -> Iterator[dict[str, Any]]:
         """Stream events in time order, as dicts of stored columns (costs as integer nanos)."""
 

@@ -502,6 +502,17 @@ class SqliteStore(PricingTables, AccountTables, Store):
             rows.append(AggregateRow(record[0], keys, dict(zip(SUM_COLUMNS, record[1 + width :], strict=True))))
         return rows
 
+    def existing_dedupe_keys(self, project_id: int, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):  # well under SQLite's bound-variable limit
+            chunk = unique[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            found.update(r[0] for r in self.conn.execute(
+                f"SELECT dedupe_key FROM events WHERE project_id = ? AND dedupe_key IN ({marks})",
+                (project_id, *chunk)))
+        return found
+
     def iter_events(self, flt: EventFilter, *, batch_size: int = 5000) -> Iterator[dict[str, Any]]:
         where, params = self._where(flt, "x", "ts_utc")
         sql = (

@@ -38,6 +38,7 @@ from agentcost_cli.services import (
     projects,
     reports,
     sessions,
+    usage,
     users,
 )
 from agentcost_cli.services.actor import LOCAL, Actor
@@ -91,6 +92,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "audit.list_records": allow("owner", "admin", "key_admin"),  # one project's records
     "outbox.list_messages": OPERATORS,
     "outbox.show_message": OPERATORS,
+    "usage.record_events": allow("owner", "admin", "member", "key_ingest", "key_admin"),
     "ingest.ingest_inputs": allow("owner", "admin", "member", "key_ingest", "key_admin"),
     "ingest.import_agent_logs": allow("owner", "admin", "member", "key_ingest", "key_admin"),
     "reports.build_report": allow("owner", "admin", "member", "viewer", "key_read", "key_admin"),
@@ -210,6 +212,7 @@ INVOKE: dict[str, Callable[[Team, Actor], Any]] = {
     "audit.list_records": lambda t, a: audit.list_records(t.store, a, project="p"),
     "outbox.list_messages": lambda t, a: outbox.list_messages(t.store, a),
     "outbox.show_message": lambda t, a: outbox.show_message(t.store, a, 1),
+    "usage.record_events": lambda t, a: _all_stored(usage.record_events(t.store, a, [_api_event()], project="p")),
     "ingest.ingest_inputs": lambda t, a: ingest.ingest_inputs(t.store, a, [str(_event_file(t))],
                                                               IngestOptions(project="p")),
     "ingest.import_agent_logs": lambda t, a: ingest.import_agent_logs(t.store, a, "claude-code", [_cc_root(t)],
@@ -234,6 +237,16 @@ INVOKE: dict[str, Callable[[Team, Actor], Any]] = {
 }
 
 PRICES = Path(__file__).parents[1] / "fixtures" / "pricing" / "genai_prices_data_v2.json"
+
+
+def _api_event() -> dict[str, Any]:
+    return {"id": "api-1", "timestamp": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-4o",
+            "input_tokens": 10, "output_tokens": 5}
+
+
+def _all_stored(result: Any) -> Any:
+    assert [item.status for item in result.items] == ["created"], result
+    return result
 
 
 def _event_file(t: Team) -> Path:
