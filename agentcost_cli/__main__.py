@@ -13,6 +13,12 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.stdout.write(f"agentcost {__version__}\n")
         sys.exit(0)
+    import signal
+
+    if hasattr(signal, "SIGPIPE"):
+        # `agentcost export | head` should end quietly, like other Unix tools. Set here, in the
+        # process's entry point, not in run(): a program (or test) calling run() keeps its own.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     from .cli import run
 
     sys.exit(run(args))

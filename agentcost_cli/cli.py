@@ -7,7 +7,6 @@ imports what it needs (stores, pricing, servers) inside its own function.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import traceback
 from pathlib import Path
@@ -61,6 +60,10 @@ def root(
                                            show_default=False)] = None,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain output (also NO_COLOR=1 or TERM=dumb).")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for unexpected errors.")] = False,
+    profile: Annotated[str | None, typer.Option("--profile", help="Work against the daemon of this login "
+                                                "(see `agentcost login`).", show_default=False)] = None,
+    local: Annotated[bool, typer.Option("--local", help="Use this machine's store even when logged in "
+                                        "to a daemon.")] = False,
     version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
@@ -69,7 +72,7 @@ def root(
         os.environ["AGENTCOST_HOME"] = str(home.expanduser())
     output.configure(no_color=no_color)
     output.configure_logging(debug=debug)
-    ctx.obj = AppState(db=db, debug=debug)
+    ctx.obj = AppState(db=db, debug=debug, profile=profile, local=local)
 
 
 ingest_cmd.register(app)
@@ -112,9 +115,6 @@ def run(args: list[str]) -> int:
     Typer's standalone mode prints usage errors (exit 2) and help itself and ends
     with SystemExit; our own errors and crashes pass through it to the handlers here.
     """
-    if hasattr(signal, "SIGPIPE"):
-        # `agentcost export | head` should end quietly, like other Unix tools.
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if os.environ.get("_AGENTCOST_COMPLETE"):
         # Shell completion asks through this variable; Typer registers the shells only on request.
         from typer._completion_classes import completion_init

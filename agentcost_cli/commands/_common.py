@@ -15,6 +15,7 @@ import typer
 from ..errors import InvalidInput
 
 if TYPE_CHECKING:
+    from ..services.backend import Backend
     from ..settings import Settings
     from ..store.base import Store
 
@@ -23,8 +24,11 @@ if TYPE_CHECKING:
 class AppState:
     db: str | None = None
     debug: bool = False
+    profile: str | None = None  # --profile: remote mode through that login
+    local: bool = False  # --local: this machine's store even when logged in
     _settings: Settings | None = field(default=None, repr=False)
     _store: Store | None = field(default=None, repr=False)
+    _backend: Backend | None = field(default=None, repr=False)
 
 
 def state(ctx: typer.Context) -> AppState:
@@ -55,6 +59,45 @@ def open_store(ctx: typer.Context, *, migrate: bool = True) -> Store:
                           rollup_zone=rollup_zone(ctx))
         ctx.find_root().call_on_close(st._store.close)
     return st._store
+
+
+def remote_mode(ctx: typer.Context) -> bool:
+    """Remote when asked (--profile, AGENTCOST_PROFILE / AGENTCOST_SERVER / AGENTCOST_TOKEN) or when
+    a login is saved; local when asked (--local, --db, AGENTCOST_DB) or when nobody logged in."""
+    import os
+
+    st = state(ctx)
+    if st.local or st.db or os.environ.get("AGENTCOST_DB"):
+        return False
+    if st.profile or any(os.environ.get(v) for v in ("AGENTCOST_PROFILE", "AGENTCOST_SERVER", "AGENTCOST_TOKEN")):
+        return True
+    from .. import paths
+
+    if not (paths.config_dir() / "profiles.toml").exists():  # cheap: no keyring lookup when never logged in
+        return False
+    from ..auth.credentials import CredentialStore, resolve
+
+    target = resolve(None, None)
+    return target.saved and CredentialStore().get(target.profile, target.server) is not None
+
+
+def backend(ctx: typer.Context) -> Backend:
+    """The local store (as its owner) or the daemon of the current login, for commands that work
+    in both modes; opened once per run and closed when the command ends."""
+    st = state(ctx)
+    if st._backend is None:
+        if remote_mode(ctx):
+            from ..client.remote import RemoteBackend
+            from ..client.session import open_session
+
+            session, _ = open_session(st.profile, None)
+            st._backend = RemoteBackend(session)
+        else:
+            from ..services.backend import LocalBackend
+
+            st._backend = LocalBackend(open_store(ctx))
+        ctx.find_root().call_on_close(st._backend.close)
+    return st._backend
 
 
 def rollup_zone(ctx: typer.Context) -> str:

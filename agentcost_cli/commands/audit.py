@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import output
-from ._common import CsvOpt, JsonOpt, SinceOpt, TzOpt, UntilOpt, emit_listing, one_format, open_store, time_range, zone
+from ._common import CsvOpt, JsonOpt, SinceOpt, TzOpt, UntilOpt, backend, emit_listing, one_format, time_range, zone
 
 audit_app = typer.Typer(help="The audit trail: who did what, when, with what outcome.", no_args_is_help=True)
 
@@ -40,14 +40,12 @@ def audit_list(
 
     Example: agentcost audit list --action key. --since 7d --json
     """
-    from ..services.actor import LOCAL
-    from ..services.audit import list_records
     from ..timeutil import format_utc
 
     fmt = one_format(json=json_, csv=csv_)
     zone_info, _ = zone(ctx, tz)
     start, end = time_range(since, until, zone_info)
-    rows = list_records(open_store(ctx), LOCAL, project=project, since=format_utc(start) if start else None,
+    rows = backend(ctx).list_audit(project=project, since=format_utc(start) if start else None,
                         until=format_utc(end) if end else None, action=action, limit=limit)
     if emit_listing(fmt, "records", AUDIT_COLUMNS, rows, "no audit records match"):
         return

@@ -56,6 +56,12 @@ def daemon(
     configure_logging(json=not debug, level="DEBUG" if debug else "INFO",
                       log_file=Path(conf["server.log_file"]).expanduser() if conf["server.log_file"] else None,
                       retention_days=conf["server.log_retention_days"])
+    import signal
+
+    if hasattr(signal, "SIGPIPE"):
+        # The CLI's entry point restores SIGPIPE's default for shell pipelines; a server must
+        # not die when a client hangs up mid-answer.
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     scheme = "https" if tls_cert else "http"
     output.info(f"agentcost daemon on {scheme}://{listen_host}:{listen_port} (store {conf.db_path})")
     uvicorn.run(

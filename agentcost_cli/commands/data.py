@@ -17,10 +17,10 @@ from ._common import (
     SinceOpt,
     TzOpt,
     UntilOpt,
+    backend,
     binary_target,
     csv_list,
     one_format,
-    open_store,
     text_target,
     time_range,
     zone,
@@ -47,8 +47,7 @@ def export_events(
 
     Example: agentcost export events --since 2026-11-01 --csv -o november.csv
     """
-    from ..services.actor import LOCAL
-    from ..services.export import EXPORT_COLUMNS, export_rows
+    from ..services.export import EXPORT_COLUMNS
     from ..store.base import EventFilter
     from ..timeutil import format_utc
 
@@ -59,7 +58,7 @@ def export_events(
         since=format_utc(start) if start else None, until=format_utc(end) if end else None,
         projects=csv_list(project), providers=tuple(p.lower() for p in csv_list(provider)), models=csv_list(model),
     )
-    rows = export_rows(open_store(ctx), LOCAL, flt)
+    rows = backend(ctx).export_events(flt)
     if fmt == "csv":
         with text_target(out) as target:
             count = output.write_csv(EXPORT_COLUMNS, rows, target)

@@ -14,7 +14,7 @@ import typer
 
 from .. import output
 from ..errors import InvalidInput
-from ._common import CsvOpt, JsonOpt, QuietOpt, YesOpt, confirm, csv_list, emit_listing, one_format, open_store, zone
+from ._common import CsvOpt, JsonOpt, QuietOpt, YesOpt, backend, confirm, csv_list, emit_listing, one_format, zone
 
 keys_app = typer.Typer(help="Project API keys: create (shown once), list, revoke, rotate.", no_args_is_help=True)
 
@@ -77,11 +77,9 @@ def keys_list(
 
     Example: agentcost keys list --project web-app --all
     """
-    from ..services.actor import LOCAL
-    from ..services.keys import list_keys
 
     fmt = one_format(json=json_, csv=csv_)
-    rows = list_keys(open_store(ctx), LOCAL, project, include_revoked=all_)
+    rows = backend(ctx).list_keys(project, include_revoked=all_)
     empty = "no API keys" + ("" if all_ else " (add --all to include revoked ones)")
     if emit_listing(fmt, "keys", KEY_COLUMNS, rows, empty):
         return
@@ -112,11 +110,10 @@ def keys_create(
 
     Example: KEY=$(agentcost keys create --project web-app --name ci --scope ingest --expires 90d)
     """
-    from ..services.actor import LOCAL
-    from ..services.keys import create_key, parse_scopes
+    from ..services.keys import parse_scopes
 
     scopes = parse_scopes(csv_list(scope))
-    listing, key = create_key(open_store(ctx), LOCAL, project, name=name, scopes=scopes,
+    listing, key = backend(ctx).create_key(project, name=name, scopes=scopes,
                               expires=_expiry(ctx, expires), env=env)
     _print_key(listing, key, json_)
     output.info(f"created key {listing['display']} (id {listing['id']}) for {listing['project']} with scope "
@@ -131,11 +128,9 @@ def keys_revoke(ctx: typer.Context, key: KeyRefArg, yes: YesOpt = False, json_: 
 
     Example: agentcost keys revoke ac_live_3kTn --yes
     """
-    from ..services.actor import LOCAL
-    from ..services.keys import revoke_key
 
     confirm(f"Revoke API key {key} (anything using it stops working at once)?", yes)
-    listing = revoke_key(open_store(ctx), LOCAL, key)
+    listing = backend(ctx).revoke_key(key)
     if json_:
         output.write_json(listing)
     if not quiet:
@@ -154,11 +149,8 @@ def keys_rotate(
 
     Example: NEW=$(agentcost keys rotate ac_live_3kTn --overlap 1h)
     """
-    from ..services.actor import LOCAL
-    from ..services.keys import rotate_key
 
-    store = open_store(ctx)
-    listing, new_key = rotate_key(store, LOCAL, key, overlap=parse_duration(overlap, "--overlap"))
+    listing, new_key = backend(ctx).rotate_key(key, overlap=parse_duration(overlap, "--overlap"))
     _print_key(listing, new_key, json_)
     output.info(f"new key {listing['display']} (id {listing['id']}) for {listing['project']}; the old key "
                 f"keeps working for at most {overlap}")

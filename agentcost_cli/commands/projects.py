@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import output
-from ._common import CsvOpt, JsonOpt, QuietOpt, YesOpt, confirm, emit_listing, one_format, open_store, plain
+from ._common import CsvOpt, JsonOpt, QuietOpt, YesOpt, backend, confirm, emit_listing, one_format, plain
 
 projects_app = typer.Typer(help="Projects and who may use them: create, rename, delete, share with users "
                            "(owner, admin, member, viewer), transfer.", no_args_is_help=True)
@@ -24,11 +24,9 @@ def projects_list(ctx: typer.Context, json_: JsonOpt = False, csv_: CsvOpt = Fal
 
     Example: agentcost projects list --csv
     """
-    from ..services.actor import LOCAL
-    from ..services.projects import list_projects
 
     fmt = one_format(json=json_, csv=csv_)
-    rows = list_projects(open_store(ctx), LOCAL)
+    rows = backend(ctx).list_projects()
     if emit_listing(fmt, "projects", PROJECT_COLUMNS, rows,
                     "no projects yet; create one with `agentcost projects create SLUG`"):
         return
@@ -51,10 +49,8 @@ def projects_create(
 
     Example: agentcost projects create web-app --name "Web app"
     """
-    from ..services.actor import LOCAL
-    from ..services.projects import create_project
 
-    project = create_project(open_store(ctx), LOCAL, slug, name=name)
+    project = backend(ctx).create_project(slug, name=name)
     if json_:
         output.write_json(project)
     if not quiet:
@@ -86,10 +82,8 @@ def projects_show(ctx: typer.Context, slug: SlugArg, json_: JsonOpt = False) -> 
 
     Example: agentcost projects show web-app --json
     """
-    from ..services.actor import LOCAL
-    from ..services.projects import show_project
 
-    project = show_project(open_store(ctx), LOCAL, slug)
+    project = backend(ctx).show_project(slug)
     if json_:
         output.write_json(project)
         return
@@ -109,10 +103,8 @@ def projects_rename(
 
     Example: agentcost projects rename web-app --to website --name "Website"
     """
-    from ..services.actor import LOCAL
-    from ..services.projects import rename_project
 
-    project = rename_project(open_store(ctx), LOCAL, slug, new_slug=to, name=name)
+    project = backend(ctx).rename_project(slug, new_slug=to, name=name)
     if json_:
         output.write_json(project)
     if not quiet:
@@ -126,14 +118,12 @@ def projects_delete(ctx: typer.Context, slug: SlugArg, yes: YesOpt = False, quie
 
     Example: agentcost projects delete old-prototype --yes
     """
-    from ..services.actor import LOCAL
-    from ..services.projects import delete_project, show_project
 
-    store = open_store(ctx)
+    api = backend(ctx)
     if not yes:
-        events = show_project(store, LOCAL, slug)["events"]  # also: an unknown slug fails before the question
+        events = api.show_project(slug)["events"]  # also: an unknown slug fails before the question
         confirm(f"Delete project {slug} with its {events:,} event(s), API keys and memberships?", yes)
-    deleted = delete_project(store, LOCAL, slug)
+    deleted = api.delete_project(slug)
     if not quiet:
         output.info(f"deleted project {slug} and {deleted:,} event(s)")
 
@@ -154,10 +144,8 @@ def projects_share(
     viewer: read usage. member: also ingest and manage their own keys. admin: also manage keys,
     budgets and members. owner: also rename, delete and transfer the project.
     """
-    from ..services.actor import LOCAL
-    from ..services.projects import share_project
 
-    change = share_project(open_store(ctx), LOCAL, slug, email, role.strip().lower())
+    change = backend(ctx).share_project(slug, email, role.strip().lower())
     if json_:
         output.write_json(change)
     if not quiet:
@@ -172,11 +160,9 @@ def projects_unshare(ctx: typer.Context, slug: SlugArg, email: EmailArg, yes: Ye
 
     Example: agentcost projects unshare web-app bo@example.com --yes
     """
-    from ..services.actor import LOCAL
-    from ..services.projects import unshare_project
 
     confirm(f"Remove {email} from project {slug}?", yes)
-    unshare_project(open_store(ctx), LOCAL, slug, email)
+    backend(ctx).unshare_project(slug, email)
     if not quiet:
         output.info(f"removed {email} from {slug}")
 
@@ -191,11 +177,9 @@ def projects_transfer(ctx: typer.Context, slug: SlugArg, email: EmailArg, yes: Y
     Run locally (as the store's owner) nobody is demoted: change the previous owner's role
     with `agentcost projects share SLUG EMAIL --role admin` if needed.
     """
-    from ..services.actor import LOCAL
-    from ..services.projects import transfer_project
 
     confirm(f"Make {email} an owner of project {slug}?", yes)
-    project = transfer_project(open_store(ctx), LOCAL, slug, email)
+    project = backend(ctx).transfer_project(slug, email)
     if json_:
         output.write_json(project)
     if not quiet:

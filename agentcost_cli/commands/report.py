@@ -17,10 +17,10 @@ from ._common import (
     SinceOpt,
     TzOpt,
     UntilOpt,
+    backend,
     binary_target,
     csv_list,
     one_format,
-    open_store,
     text_target,
     time_range,
     zone,
@@ -100,8 +100,7 @@ def register(app: typer.Typer) -> None:
 
         Example: agentcost report --by day,model --since 7d --csv > week.csv
         """
-        from ..services.actor import LOCAL
-        from ..services.reports import METRIC_COLUMNS, ReportRequest, build_report, parse_group_by
+        from ..services.reports import METRIC_COLUMNS, Report, ReportRequest, parse_group_by
 
         fmt = one_format(json=json_, csv=csv_)
         group_by = parse_group_by(by)
@@ -112,7 +111,7 @@ def register(app: typer.Typer) -> None:
             projects=csv_list(project), providers=tuple(p.lower() for p in csv_list(provider)),
             models=csv_list(model),
         )
-        result = build_report(open_store(ctx), LOCAL, request)
+        result = Report.from_json(backend(ctx).report(request), tzinfo)
         if fmt == "json":
             with binary_target(out) as target:
                 output.write_json(result.as_json(), target)

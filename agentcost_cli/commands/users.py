@@ -12,7 +12,7 @@ import typer
 
 from .. import output
 from ..errors import InvalidInput
-from ._common import CsvOpt, JsonOpt, QuietOpt, YesOpt, confirm, emit_listing, one_format, open_store, plain
+from ._common import CsvOpt, JsonOpt, QuietOpt, YesOpt, backend, confirm, emit_listing, one_format, open_store, plain
 from ._secrets import PasswordFileOpt, PasswordStdinOpt
 
 users_app = typer.Typer(help="User accounts: create (or invite), list, show, update, disable, enable, delete.",
@@ -37,11 +37,9 @@ def users_list(ctx: typer.Context, json_: JsonOpt = False, csv_: CsvOpt = False)
 
     Example: agentcost users list --json
     """
-    from ..services.actor import LOCAL
-    from ..services.users import list_users
 
     fmt = one_format(json=json_, csv=csv_)
-    rows = list_users(open_store(ctx), LOCAL)
+    rows = backend(ctx).list_users()
     if emit_listing(fmt, "users", USER_COLUMNS, rows, "no users yet; add one with `agentcost users create EMAIL`"):
         return
     output.render_table(
@@ -111,13 +109,11 @@ def users_show(
 
     Example: agentcost users show ana@example.com --json
     """
-    from ..services.actor import LOCAL
-    from ..services.users import show_user
 
     if email is None:
         raise InvalidInput("say which user: agentcost users show EMAIL",
                            hint="list them with `agentcost users list`")
-    user = show_user(open_store(ctx), LOCAL, email)
+    user = backend(ctx).show_user(email)
     if json_:
         output.write_json(user)
         return

@@ -82,6 +82,13 @@ class Report:
             "unpriced_events": self.unpriced_events,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any], zone: tzinfo = UTC) -> Report:
+        """The report again from `as_json()` (as a daemon sends it), for rendering."""
+        return cls(group_by=list(data["group_by"]), since=data["since"], until=data["until"],
+                   timezone=data["timezone"], rows=list(data["rows"]), totals=dict(data["totals"]),
+                   unpriced_events=int(data["unpriced_events"]), currency=data.get("currency", "USD"), zone=zone)
+
 
 def parse_group_by(text: str | None) -> tuple[str, ...]:
     if not text:

@@ -55,3 +55,15 @@ def test_help_does_not_open_a_store_or_load_prices(tmp_path):
     assert not {m for m in loaded if m.startswith(("agentcost_cli.store", "agentcost_cli.pricing",
                                                    "agentcost_cli.services", "sqlite3"))}
     assert not (tmp_path / "data").exists()
+
+
+def test_run_leaves_the_callers_sigpipe_alone() -> None:
+    """Only the process entry point restores SIGPIPE's default: a program (or a test worker)
+    that calls run() must not start dying silently on a closed socket afterwards."""
+    import signal
+
+    from agentcost_cli.cli import run
+
+    before = signal.getsignal(signal.SIGPIPE)
+    assert run(["config", "path", "data"]) == 0
+    assert signal.getsignal(signal.SIGPIPE) == before

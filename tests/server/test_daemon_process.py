@@ -72,3 +72,28 @@ def test_the_log_is_json_with_request_ids_and_no_secrets(tmp_path: Path) -> None
     lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     access = [line for line in lines if line.get("request_id") == "req-abc-123"]
     assert access and access[-1].get("status") == 200
+
+
+def test_a_client_hanging_up_mid_answer_does_not_kill_the_daemon(tmp_path: Path) -> None:
+    """Clients that reset the connection in the middle of a streamed export leave the daemon
+    serving (it also ignores SIGPIPE, whose default the CLI's entry point restores)."""
+    import socket
+
+    db = tmp_path / "d.db"
+    running = start_daemon(tmp_path, db)
+    keys = seed_team(db)
+    try:
+        with httpx.Client(base_url=running.url, headers={"Authorization": f"Bearer {keys['ingest']}"}) as client:
+            for batch in range(5):
+                client.post("/v1/events", json={"events": [_event(batch * 1000 + i) for i in range(1000)]})
+        host, port = running.url.removeprefix("http://").split(":")
+        for _ in range(5):  # ask for a large export, read a little, hang up
+            with socket.create_connection((host, int(port))) as sock:
+                sock.sendall(f"GET /v1/export/events?format=jsonl HTTP/1.1\r\nHost: x\r\n"
+                             f"Authorization: Bearer {keys['read']}\r\n\r\n".encode())
+                sock.recv(1024)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        assert httpx.get(f"{running.url}/healthz").status_code == 200
+        assert running.process.poll() is None
+    finally:
+        running.stop()

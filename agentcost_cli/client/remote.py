@@ -1,0 +1,172 @@
+"""`RemoteBackend`: the Backend protocol (services/backend.py) over a daemon's HTTP API.
+
+Each method is the HTTP form of the service call of the same name; the daemon answers with
+what that service returned, so the CLI renders remote answers exactly like local ones.
+Errors come back as the same agentcost errors (client/problems.py maps problem documents).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from ..services.reports import ReportRequest
+from ..store.base import EventFilter
+from ..timeutil import format_utc
+from .session import RemoteSession
+
+PAGE = 1000
+
+
+def _path(*parts: str) -> str:
+    return "/" + "/".join(quote(p, safe="") for p in parts)
+
+
+class RemoteBackend:
+    def __init__(self, session: RemoteSession) -> None:
+        self.session = session
+        self.location = session.server
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _json(self, method: str, path: str, **kw: Any) -> Any:
+        response = self.session.request(method, path, **kw)
+        return response.json() if response.content else None
+
+    def _pages(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every item of a paged list (cursor after cursor)."""
+        items: list[dict[str, Any]] = []
+        query = {**(params or {}), "limit": PAGE}
+        while True:
+            page = self._json("GET", path, params=query)
+            items.extend(page["items"])
+            if not page.get("next_cursor"):
+                return items
+            query["cursor"] = page["next_cursor"]
+
+    # -- usage -----------------------------------------------------------------------------
+    def report(self, request: ReportRequest) -> dict[str, Any]:
+        params: list[tuple[str, str]] = [("by", ",".join(request.group_by)), ("tz", request.zone_name)]
+        if request.since:
+            params.append(("since", format_utc(request.since)))
+        if request.until:
+            params.append(("until", format_utc(request.until)))
+        params += [("project", p) for p in request.projects]
+        params += [("provider", p) for p in request.providers]
+        params += [("model", m) for m in request.models]
+        result: dict[str, Any] = self._json("GET", "/v1/report", params=params)
+        return result
+
+    def export_events(self, flt: EventFilter) -> Iterator[dict[str, Any]]:
+        import orjson
+
+        params: list[tuple[str, str]] = [("format", "jsonl")]
+        if flt.since:
+            params.append(("since", flt.since))
+        if flt.until:
+            params.append(("until", flt.until))
+        params += [("project", p) for p in flt.projects]
+        params += [("provider", p) for p in flt.providers]
+        params += [("model", m) for m in flt.models]
+        response = self.session.request("GET", "/v1/export/events", params=params)
+        for line in response.iter_lines():
+            if line.strip():
+                yield orjson.loads(line)
+
+    # -- projects --------------------------------------------------------------------------
+    def list_projects(self) -> list[dict[str, Any]]:
+        return self._pages("/v1/projects")
+
+    def show_project(self, slug: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", _path("v1", "projects", slug))
+        return result
+
+    def create_project(self, slug: str, name: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", "/v1/projects", json={"slug": slug, "name": name})
+        return result
+
+    def rename_project(self, slug: str, *, new_slug: str | None = None, name: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("PATCH", _path("v1", "projects", slug),
+                                            json={"slug": new_slug, "name": name})
+        return result
+
+    def delete_project(self, slug: str) -> int:
+        return int(self._json("DELETE", _path("v1", "projects", slug))["events_deleted"])
+
+    def share_project(self, slug: str, email: str, role: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("PUT", _path("v1", "projects", slug, "members", email),
+                                            json={"role": role})
+        return result
+
+    def unshare_project(self, slug: str, email: str) -> None:
+        self.session.request("DELETE", _path("v1", "projects", slug, "members", email))
+
+    def transfer_project(self, slug: str, email: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", _path("v1", "projects", slug, "transfer"), json={"email": email})
+        return result
+
+    # -- keys ------------------------------------------------------------------------------
+    def list_keys(self, project: str | None = None, *, include_revoked: bool = False) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"include_revoked": str(include_revoked).lower()}
+        if project:
+            params["project"] = project
+        return self._pages("/v1/keys", params)
+
+    def create_key(self, project: str, *, name: str, scopes: tuple[str, ...], expires: datetime | None = None,
+                   env: str = "live") -> tuple[dict[str, Any], str]:
+        body = {"name": name, "scopes": list(scopes), "expires_at": format_utc(expires) if expires else None,
+                "env": env}
+        created: dict[str, Any] = self._json("POST", _path("v1", "projects", project, "keys"), json=body)
+        key = created.pop("key")
+        return created, key
+
+    def _key_id(self, ref: str) -> int:
+        """The id of a key named by id or display prefix, as `keys._find` resolves it locally."""
+        text = ref.strip().split("…")[0]
+        if text.isdigit():
+            return int(text)
+        from ..errors import InvalidInput, NotFound
+
+        matches = [k for k in self.list_keys(include_revoked=True) if text[:12] and k["display"].startswith(text[:12])]
+        if not matches:
+            raise NotFound(f"no key {ref!r}")
+        if len(matches) > 1:
+            raise InvalidInput(f"{ref!r} matches {len(matches)} keys", hint="use the key id from `agentcost keys list`")
+        return int(matches[0]["id"])
+
+    def revoke_key(self, ref: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("DELETE", f"/v1/keys/{self._key_id(ref)}")
+        return result
+
+    def rotate_key(self, ref: str, *, overlap: timedelta) -> tuple[dict[str, Any], str]:
+        created: dict[str, Any] = self._json("POST", f"/v1/keys/{self._key_id(ref)}/rotate",
+                                             json={"overlap_seconds": int(overlap.total_seconds())})
+        key = created.pop("key")
+        return created, key
+
+    # -- audit and users -----------------------------------------------------------------------
+    def list_audit(self, *, project: str | None = None, since: str | None = None, until: str | None = None,
+                   action: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        params = {k: v for k, v in {"project": project, "since": since, "until": until, "action": action}.items()
+                  if v is not None}
+        records: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while len(records) < limit:
+            page = self._json("GET", "/v1/audit", params={**params, "limit": min(PAGE, limit - len(records)),
+                                                          **({"cursor": cursor} if cursor else {})})
+            records.extend(page["items"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        return records
+
+    def list_users(self) -> list[dict[str, Any]]:
+        return self._pages("/v1/users")
+
+    def show_user(self, email: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", "/v1/me" if email is None else _path("v1", "users", email))
+        return result
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,150 @@
+"""The Backend: what the CLI (and the TUI) ask for, answered locally or by a daemon.
+
+`LocalBackend` calls the services over a store with an Actor (the CLI's local owner, or any
+user in tests); `client.remote.RemoteBackend` sends the same questions to a daemon, whose
+routes call the same services with the signed-in user. Both return the same plain data
+(what the services return, as JSON would carry it), so a command renders identical output
+in both modes; tests/contract runs one set of scenarios through both against a real daemon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from ..store.base import EventFilter, Store
+from .actor import LOCAL, Actor
+from .reports import ReportRequest
+
+
+class Backend(Protocol):
+    """Args and returns mirror the service functions of the same names.
+
+    Raises: the agentcost errors the services raise (NotFound, PermissionDenied, Conflict,
+    InvalidInput, AuthError, Throttled); a remote backend also RemoteError when the daemon
+    cannot be reached.
+    """
+
+    location: str  # a store path, or the daemon's URL
+
+    def report(self, request: ReportRequest) -> dict[str, Any]: ...
+    def export_events(self, flt: EventFilter) -> Iterator[dict[str, Any]]: ...
+    def list_projects(self) -> list[dict[str, Any]]: ...
+    def show_project(self, slug: str) -> dict[str, Any]: ...
+    def create_project(self, slug: str, name: str | None = None) -> dict[str, Any]: ...
+    def rename_project(self, slug: str, *, new_slug: str | None = None, name: str | None = None) -> dict[str, Any]: ...
+    def delete_project(self, slug: str) -> int: ...
+    def share_project(self, slug: str, email: str, role: str) -> dict[str, Any]: ...
+    def unshare_project(self, slug: str, email: str) -> None: ...
+    def transfer_project(self, slug: str, email: str) -> dict[str, Any]: ...
+    def list_keys(self, project: str | None = None, *, include_revoked: bool = False) -> list[dict[str, Any]]: ...
+    def create_key(self, project: str, *, name: str, scopes: tuple[str, ...], expires: datetime | None = None,
+                   env: str = "live") -> tuple[dict[str, Any], str]: ...
+    def revoke_key(self, ref: str) -> dict[str, Any]: ...
+    def rotate_key(self, ref: str, *, overlap: timedelta) -> tuple[dict[str, Any], str]: ...
+    def list_audit(self, *, project: str | None = None, since: str | None = None, until: str | None = None,
+                   action: str | None = None, limit: int = 1000) -> list[dict[str, Any]]: ...
+    def list_users(self) -> list[dict[str, Any]]: ...
+    def show_user(self, email: str | None = None) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
+class LocalBackend:
+    """The services over a store, as `actor` (the local owner unless told otherwise)."""
+
+    def __init__(self, store: Store, actor: Actor = LOCAL) -> None:
+        self.store = store
+        self.actor = actor
+        self.location = store.location
+
+    def report(self, request: ReportRequest) -> dict[str, Any]:
+        from .reports import build_report
+
+        return build_report(self.store, self.actor, request).as_json()
+
+    def export_events(self, flt: EventFilter) -> Iterator[dict[str, Any]]:
+        from .export import export_rows
+
+        return export_rows(self.store, self.actor, flt)
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        from .projects import list_projects
+
+        return list_projects(self.store, self.actor)
+
+    def show_project(self, slug: str) -> dict[str, Any]:
+        from .projects import show_project
+
+        return show_project(self.store, self.actor, slug)
+
+    def create_project(self, slug: str, name: str | None = None) -> dict[str, Any]:
+        from .projects import create_project
+
+        return create_project(self.store, self.actor, slug, name=name)
+
+    def rename_project(self, slug: str, *, new_slug: str | None = None, name: str | None = None) -> dict[str, Any]:
+        from .projects import rename_project
+
+        return rename_project(self.store, self.actor, slug, new_slug=new_slug, name=name)
+
+    def delete_project(self, slug: str) -> int:
+        from .projects import delete_project
+
+        return delete_project(self.store, self.actor, slug)
+
+    def share_project(self, slug: str, email: str, role: str) -> dict[str, Any]:
+        from .projects import share_project
+
+        return share_project(self.store, self.actor, slug, email, role)
+
+    def unshare_project(self, slug: str, email: str) -> None:
+        from .projects import unshare_project
+
+        unshare_project(self.store, self.actor, slug, email)
+
+    def transfer_project(self, slug: str, email: str) -> dict[str, Any]:
+        from .projects import transfer_project
+
+        return transfer_project(self.store, self.actor, slug, email)
+
+    def list_keys(self, project: str | None = None, *, include_revoked: bool = False) -> list[dict[str, Any]]:
+        from .keys import list_keys
+
+        return list_keys(self.store, self.actor, project, include_revoked=include_revoked)
+
+    def create_key(self, project: str, *, name: str, scopes: tuple[str, ...], expires: datetime | None = None,
+                   env: str = "live") -> tuple[dict[str, Any], str]:
+        from .keys import create_key
+
+        return create_key(self.store, self.actor, project, name=name, scopes=scopes, expires=expires, env=env)
+
+    def revoke_key(self, ref: str) -> dict[str, Any]:
+        from .keys import revoke_key
+
+        return revoke_key(self.store, self.actor, ref)
+
+    def rotate_key(self, ref: str, *, overlap: timedelta) -> tuple[dict[str, Any], str]:
+        from .keys import rotate_key
+
+        return rotate_key(self.store, self.actor, ref, overlap=overlap)
+
+    def list_audit(self, *, project: str | None = None, since: str | None = None, until: str | None = None,
+                   action: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        from .audit import list_records
+
+        return list_records(self.store, self.actor, project=project, since=since, until=until, action=action,
+                            limit=limit)
+
+    def list_users(self) -> list[dict[str, Any]]:
+        from .users import list_users
+
+        return list_users(self.store, self.actor)
+
+    def show_user(self, email: str | None = None) -> dict[str, Any]:
+        from .users import show_user
+
+        return show_user(self.store, self.actor, email)
+
+    def close(self) -> None:
+        """The store belongs to whoever opened it."""
