@@ -83,6 +83,30 @@ def _url(value: Any) -> str:
     return text
 
 
+def _issuer(value: Any) -> str:
+    """An OpenID Connect issuer: empty (single sign-on off), https://..., or http:// on loopback (tests,
+    a provider on the same machine). Kept exactly as given: it must equal the ID tokens' `iss`."""
+    text = _text(value).strip()
+    if not text:
+        return ""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if not parts.hostname or parts.scheme not in ("https", "http") or (parts.scheme == "http" and not loopback):
+        raise ValueError("must be an https:// URL (http:// only on loopback)")
+    if parts.query or parts.fragment:
+        raise ValueError("must have no query or fragment")
+    return text
+
+
+def _scopes(value: Any) -> str:
+    scopes = _text(value).split()
+    if "openid" not in scopes:
+        raise ValueError("must include openid")
+    return " ".join(scopes)
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     key: str
@@ -210,6 +234,24 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "auth.session_max_days", "AGENTCOST_SESSION_MAX_DAYS", _positive_int, lambda: 30,
         "A login session ends this many days after the login, however much it is used.",
+    ),
+    SettingSpec(
+        "sso.issuer", "AGENTCOST_SSO_ISSUER", _issuer, lambda: "",
+        "Single sign-on: the OpenID Connect issuer URL (its /.well-known/openid-configuration is read); "
+        "empty: single sign-on off.",
+    ),
+    SettingSpec(
+        "sso.client_id", "AGENTCOST_SSO_CLIENT_ID", _text, lambda: "",
+        "Single sign-on: the daemon's OAuth client id at the provider (device flow enabled).",
+    ),
+    SettingSpec(
+        "sso.client_secret_file", "AGENTCOST_SSO_CLIENT_SECRET_FILE", _text, lambda: "",
+        "Single sign-on: a file holding the client secret (first line); empty: a public client. The secret "
+        "itself is never a setting.",
+    ),
+    SettingSpec(
+        "sso.scopes", "AGENTCOST_SSO_SCOPES", _scopes, lambda: "openid email profile",
+        "Single sign-on: the scopes asked for (openid is required; email gives the address to link by).",
     ),
 )
 

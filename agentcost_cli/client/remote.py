@@ -91,6 +91,10 @@ class RemoteBackend:
                                             json={"slug": new_slug, "name": name})
         return result
 
+    def set_allowed_networks(self, slug: str, networks: list[str]) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("PATCH", _path("v1", "projects", slug), json={"allowed_networks": networks})
+        return result
+
     def delete_project(self, slug: str) -> int:
         return int(self._json("DELETE", _path("v1", "projects", slug))["events_deleted"])
 
@@ -167,6 +171,23 @@ class RemoteBackend:
     def show_user(self, email: str | None = None) -> dict[str, Any]:
         result: dict[str, Any] = self._json("GET", "/v1/me" if email is None else _path("v1", "users", email))
         return result
+
+    def create_user(self, *, email: str, password: str | None, name: str | None = None, admin: bool = False,
+                    verified: bool = False) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", "/v1/users", json={
+            "email": email, "password": password, "name": name, "admin": admin, "verified": verified})
+        return result
+
+    def update_user(self, email: str, *, name: str | None = None, admin: bool | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("PATCH", _path("v1", "users", email), json={"name": name, "admin": admin})
+        return result
+
+    def set_user_status(self, email: str, *, active: bool) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("PATCH", _path("v1", "users", email), json={"active": active})
+        return result
+
+    def delete_user(self, email: str) -> None:
+        self.session.request("DELETE", _path("v1", "users", email))
 
     def close(self) -> None:
         self.session.close()

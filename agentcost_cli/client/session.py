@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -41,7 +41,7 @@ from ..auth.credentials import (
     resolve,
 )
 from ..errors import AgentcostError, AuthError, ConfigError, InvalidInput, RemoteError
-from .problems import error_for
+from .problems import error_for, problem_document, problem_slug
 
 DEFAULT_TIMEOUT = 30.0
 REVOKE_TIMEOUT = 5.0
@@ -53,6 +53,8 @@ LOGIN_PATH = "/v1/auth/login"
 REFRESH_PATH = "/v1/auth/refresh"
 LOGOUT_PATH = "/v1/auth/logout"
 ME_PATH = "/v1/me"
+SSO_DEVICE_PATH = "/v1/auth/sso/device"
+SSO_TOKEN_PATH = "/v1/auth/sso/token"
 _SECRET_FIELDS = frozenset({"access_token", "refresh_token"})
 
 
@@ -66,6 +68,16 @@ class _Tokens:
     refresh: str
     expires_in: float
     info: dict[str, Any]  # the answer without the tokens
+
+
+@dataclass(frozen=True)
+class SsoStep:
+    """Where a single sign-on stands after one poll."""
+
+    state: str  # "done", "pending", "slow_down" (add 5 s to the interval), "mfa" (a code is needed)
+    info: dict[str, Any] = field(default_factory=dict)  # "done": the answer without the tokens
+    message: str = ""
+    mfa_ticket: str | None = None  # "mfa": send it back with the code
 
 
 @dataclass(frozen=True)
@@ -185,23 +197,93 @@ class RemoteSession:
             RemoteError: the server is unreachable or failed.
             InvalidInput: AGENTCOST_TOKEN is set (it would take precedence over this login).
         """
-        if self.store.env_token:
-            raise InvalidInput("AGENTCOST_TOKEN is set, and it would take precedence over a new login",
-                               hint="unset AGENTCOST_TOKEN to log in")
         body: dict[str, str] = {"email": email, "password": password}
         if code:
             body["code"] = code
+        tokens, response = self._sign_in(LOGIN_PATH, body)
+        if tokens is None:
+            raise error_for(response, self.server)
+        return tokens.info
+
+    def _sign_in(self, path: str, body: dict[str, str]) -> tuple[_Tokens | None, httpx.Response]:
+        """POST a sign-in; on success save the new refresh token (under the profile's lock) and
+        revoke the one it replaces. (None, response) when the server refused."""
+        if self.store.env_token:
+            raise InvalidInput("AGENTCOST_TOKEN is set, and it would take precedence over a new login",
+                               hint="unset AGENTCOST_TOKEN to log in")
         with self._refresh_lock():
             previous = self.store.get(self.profile, self.server)
-            response = self._send("POST", LOGIN_PATH, json=body)
+            response = self._send("POST", path, json=body)
             if not response.is_success:
-                raise error_for(response, self.server)
+                return None, response
             tokens = self._tokens(response)
             self._save_rotated(tokens.refresh)
         self._remember(tokens)
         if previous and previous != tokens.refresh:
             self.revoke_quietly(previous)
-        return tokens.info
+        return tokens, response
+
+    # -- single sign-on (RFC 8628 device flow, relayed by the daemon) ------------------------
+    def sso_start(self) -> dict[str, Any]:
+        """Start a single sign-on (`POST /v1/auth/sso/device`): the device code, the user code and
+        the page to enter it on, `interval` and `expires_in`.
+
+        Raises:
+            NotFound: the server has no single sign-on configured.
+            RemoteError: the server or its identity provider is unreachable or failed.
+        """
+        if self.store.env_token:
+            raise InvalidInput("AGENTCOST_TOKEN is set, and it would take precedence over a new login",
+                               hint="unset AGENTCOST_TOKEN to log in")
+        response = self._send("POST", SSO_DEVICE_PATH, json={})
+        if not response.is_success:
+            raise error_for(response, self.server)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) and body[k]
+                                                 for k in ("device_code", "user_code", "verification_uri")):
+            raise RemoteError(f"unexpected answer from {self.server}{SSO_DEVICE_PATH}",
+                              hint="is that address an agentcost server?")
+        for name, default in (("interval", 5), ("expires_in", 600)):
+            value = body.get(name)
+            body[name] = int(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+                and value > 0 else default
+        return body
+
+    def sso_poll(self, device_code: str, *, code: str | None = None, mfa_ticket: str | None = None) -> SsoStep:
+        """One poll (`POST /v1/auth/sso/token`). On success the refresh token is saved exactly as
+        by `login`.
+
+        Returns:
+            SsoStep "done" (with the answer without the tokens), "pending", "slow_down", or "mfa"
+            (send the code with `mfa_ticket` in the next poll).
+
+        Raises:
+            AuthError: refused (declined at the provider, no verified email, no account, disabled,
+                wrong code) or expired (start again).
+            Throttled, RemoteError: as for `login`.
+        """
+        body: dict[str, str] = {"device_code": device_code}
+        if code:
+            body["code"] = code
+        if mfa_ticket:
+            body["mfa_ticket"] = mfa_ticket
+        tokens, response = self._sign_in(SSO_TOKEN_PATH, body)
+        if tokens is not None:
+            return SsoStep("done", info=tokens.info)
+        doc = problem_document(response)
+        slug = problem_slug(doc)
+        detail = str(doc.get("detail") or "")
+        if response.status_code == 400 and slug in ("authorization-pending", "slow-down"):
+            return SsoStep("pending" if slug == "authorization-pending" else "slow_down", message=detail)
+        ticket = doc.get("mfa_ticket")
+        if response.status_code == 401 and slug == "mfa-required" and isinstance(ticket, str) and ticket:
+            return SsoStep("mfa", message=detail, mfa_ticket=ticket)
+        if response.status_code == 400 and slug == "expired-token":
+            raise AuthError(detail or "the sign-in request expired", hint="start again: agentcost login --sso")
+        raise error_for(response, self.server)
 
     def access_token(self) -> str:
         """A valid access token: the cached one, or a new one from a refresh (which rotates and

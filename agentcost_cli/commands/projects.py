@@ -1,4 +1,4 @@
-"""`agentcost projects list|create|show|rename|delete|share|unshare|transfer`."""
+"""`agentcost projects list|create|show|rename|allow-ip|delete|share|unshare|transfer`."""
 
 from __future__ import annotations
 
@@ -110,6 +110,32 @@ def projects_rename(
     if not quiet:
         output.info(f"renamed {slug} to {project['slug']} ({project['name']})" if project["slug"] != slug
                     else f"{slug} is now named {project['name']!r}")
+
+
+@projects_app.command("allow-ip")
+def projects_allow_ip(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(help="The project.", show_default=False)],
+    networks: Annotated[list[str] | None, typer.Argument(help="Networks (CIDR) or addresses its API keys may be "
+                                                         "used from.", show_default=False)] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Allow every address again.")] = False,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Limit where the project's API keys work (others get 403), or lift the limit with --clear.
+
+    Example: agentcost projects allow-ip web-app 10.0.0.0/8 203.0.113.7
+    """
+    from ..errors import InvalidInput
+
+    if clear == bool(networks):
+        raise InvalidInput("give networks, or --clear", hint="e.g. agentcost projects allow-ip SLUG 10.0.0.0/8")
+    project = backend(ctx).set_allowed_networks(slug, [] if clear else list(networks or []))
+    if json_:
+        output.write_json(project)
+    if not quiet:
+        allowed = project["allowed_networks"]
+        output.info(f"{slug}: API keys work from " + (", ".join(allowed) if allowed else "anywhere"))
 
 
 @projects_app.command("delete")

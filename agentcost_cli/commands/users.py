@@ -1,7 +1,7 @@
-"""`agentcost users list|create|show|update|disable|enable|delete`: accounts on this store.
+"""`agentcost users list|create|show|update|disable|enable|delete`: accounts.
 
-The CLI acts as the store's owner (the LOCAL actor): whoever can open the file manages
-every account in it.
+Locally the CLI acts as the store's owner (whoever can open the file manages every account in
+it); after `agentcost login` the same commands ask the daemon, where a server admin may.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import typer
 
 from .. import output
 from ..errors import InvalidInput
-from ._common import CsvOpt, JsonOpt, QuietOpt, YesOpt, backend, confirm, emit_listing, one_format, open_store, plain
+from ._common import CsvOpt, JsonOpt, QuietOpt, YesOpt, backend, confirm, emit_listing, one_format, plain
 from ._secrets import PasswordFileOpt, PasswordStdinOpt
 
 users_app = typer.Typer(help="User accounts: create (or invite), list, show, update, disable, enable, delete.",
@@ -76,8 +76,7 @@ def users_create(
 
     A password is never accepted as a command-line value.
     """
-    from ..services.actor import LOCAL
-    from ..services.users import create_user, normalize_email
+    from ..services.users import normalize_email
     from ._secrets import new_password
 
     if invite and (password_stdin or password_file is not None):
@@ -85,8 +84,7 @@ def users_create(
                            hint="drop --invite, or drop --password-stdin / --password-file")
     normalize_email(email)  # a typo fails before the password prompt
     password = None if invite else new_password(from_stdin=password_stdin, from_file=password_file)
-    user = create_user(open_store(ctx), LOCAL, email=email, password=password, name=name, admin=admin,
-                       verified=verified)
+    user = backend(ctx).create_user(email=email, password=password, name=name, admin=admin, verified=verified)
     if json_:
         output.write_json(user)
     if quiet:
@@ -145,11 +143,9 @@ def users_disable(ctx: typer.Context, email: EmailArg, yes: YesOpt = False, json
 
     Example: agentcost users disable bo@example.com --yes
     """
-    from ..services.actor import LOCAL
-    from ..services.users import set_status
 
     confirm(f"Disable {email} (ends their sessions, revokes the API keys they created)?", yes)
-    user = set_status(open_store(ctx), LOCAL, email, active=False)
+    user = backend(ctx).set_user_status(email, active=False)
     if json_:
         output.write_json(user)
     if not quiet:
@@ -162,10 +158,8 @@ def users_enable(ctx: typer.Context, email: EmailArg, json_: JsonOpt = False, qu
 
     Example: agentcost users enable bo@example.com
     """
-    from ..services.actor import LOCAL
-    from ..services.users import set_status
 
-    user = set_status(open_store(ctx), LOCAL, email, active=True)
+    user = backend(ctx).set_user_status(email, active=True)
     if json_:
         output.write_json(user)
     if not quiet:
@@ -187,10 +181,8 @@ def users_update(
 
     Example: agentcost users update bo@example.com --admin
     """
-    from ..services.actor import LOCAL
-    from ..services.users import update_user
 
-    user = update_user(open_store(ctx), LOCAL, email, name=name, admin=admin)
+    user = backend(ctx).update_user(email, name=name, admin=admin)
     if json_:
         output.write_json(user)
     if not quiet:
@@ -205,10 +197,8 @@ def users_delete(ctx: typer.Context, email: EmailArg, yes: YesOpt = False, quiet
 
     Refused while the user is the last owner of a project: transfer or delete that project first.
     """
-    from ..services.actor import LOCAL
-    from ..services.users import delete_user
 
     confirm(f"Delete the account {email} (cannot be undone)?", yes)
-    delete_user(open_store(ctx), LOCAL, email)
+    backend(ctx).delete_user(email)
     if not quiet:
         output.info(f"deleted {email}")

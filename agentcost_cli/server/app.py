@@ -18,7 +18,7 @@ from ..services.auth_config import AuthConfig
 from . import openapi, problems
 from .config import ServerConfig
 from .limiting import ApiLimiter
-from .routes import admin, events, health, projects, usage
+from .routes import admin, events, health, projects, sso, usage
 from .routes import auth as auth_routes
 from .stores import StoreProvider
 
@@ -85,7 +85,7 @@ def create_api(config: ServerConfig, *, auth: AuthConfig | None = None) -> FastA
     app.state.metrics = metrics
     problems.install(app)
     openapi.install(app)
-    for module in (health, events, auth_routes, projects, usage, admin):
+    for module in (health, events, auth_routes, sso, projects, usage, admin):
         app.include_router(module.router)
 
     if config.docs:

@@ -4,7 +4,10 @@ config file > defaults) so that every request sees the same values."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..auth.oidc import OidcSettings
 
 DEFAULT_LIMITS = {
     # per API key: requests, and events (a batch costs its size), so one key cannot flood the store
@@ -34,10 +37,12 @@ class ServerConfig:
     open_registration: bool = False
     workers: int = 1
     docs: bool = True
+    sso: OidcSettings | None = None  # single sign-on (`sso.*` settings); None: off
 
     @classmethod
     def from_settings(cls, overrides: dict[str, Any] | None = None, *, tls: bool = False,
                       workers: int = 1) -> ServerConfig:
+        from ..auth.oidc import OidcSettings
         from ..settings import Settings
 
         conf = Settings.load(overrides or {})
@@ -60,6 +65,7 @@ class ServerConfig:
             require_https=conf["server.require_https"],
             open_registration=conf["server.open_registration"],
             workers=workers,
+            sso=OidcSettings.from_settings(conf),
         )
 
 

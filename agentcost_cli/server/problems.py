@@ -37,7 +37,8 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
                          "problem with a JSON pointer."),
     "malformed-json": (400, "Malformed JSON", "The body is not valid JSON."),
     "unauthenticated": (401, "Not authenticated", "Credentials are missing, wrong, expired or revoked."),
-    "mfa-required": (401, "Second factor required", "The password was right; send a TOTP or recovery code."),
+    "mfa-required": (401, "Second factor required", "The password (or single sign-on) was right; send a TOTP or "
+                     "recovery code (single sign-on: with the answer's `mfa_ticket`)."),
     "forbidden": (403, "Not permitted", "The credentials are valid but their role or scopes do not allow this."),
     "https-required": (403, "HTTPS required", "This server accepts plain HTTP only from loopback or trusted proxies."),
     "not-found": (404, "Not found", "No such resource, or not one the caller may see."),
@@ -45,6 +46,16 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
     "conflict": (409, "Conflict", "The request clashes with what exists."),
     "payload-too-large": (413, "Payload too large", "The body exceeds the configured size or event count."),
     "unsupported-media-type": (415, "Unsupported media type", "Send application/json."),
+    "authorization-pending": (400, "Authorization pending", "Single sign-on: the user has not finished at the "
+                              "identity provider yet; poll again after the interval (RFC 8628 authorization_pending)."),
+    "slow-down": (400, "Slow down", "Single sign-on: polling too often; add 5 seconds to the interval, then poll "
+                  "again (RFC 8628 slow_down)."),
+    "expired-token": (400, "Sign-in expired", "Single sign-on: the device code expired or was already used before "
+                      "it was approved; start again (RFC 8628 expired_token)."),
+    "access-denied": (401, "Sign-in declined", "Single sign-on: the user declined at the identity provider "
+                      "(RFC 8628 access_denied)."),
+    "identity-provider-error": (502, "Identity provider error", "Single sign-on: the identity provider cannot be "
+                                "reached or answered something unusable; retry later."),
     "rate-limited": (429, "Too many requests", "A rate limit was reached; retry after `Retry-After` seconds."),
     "internal-error": (500, "Internal error", "The server failed; the request id in the logs tells which request."),
     "unavailable": (503, "Service unavailable", "The store is unreachable or busy; retry later. Nothing was stored."),

@@ -135,6 +135,8 @@ class ProjectCreate(BaseModel):
 class ProjectUpdate(BaseModel):
     slug: str | None = Field(None, max_length=63)
     name: str | None = Field(None, max_length=200)
+    allowed_networks: list[str] | None = Field(
+        None, max_length=100, description="Where the project's API keys may be used from (CIDR); [] allows anywhere.")
 
 
 class MemberRole(BaseModel):
@@ -154,3 +156,33 @@ class KeyCreate(BaseModel):
 
 class KeyRotate(BaseModel):
     overlap_seconds: int = Field(86400, ge=0, le=30 * 86400)
+
+
+class SsoDevice(BaseModel):
+    """A single sign-on started at the identity provider (RFC 8628 3.2): show `verification_uri`
+    and `user_code` to the user, then poll `POST /v1/auth/sso/token` every `interval` seconds."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "device_code": "GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS", "user_code": "WDJB-MJHT",
+        "verification_uri": "https://idp.example.com/device",
+        "verification_uri_complete": "https://idp.example.com/device?user_code=WDJB-MJHT",
+        "interval": 5, "expires_in": 600}]})
+
+    device_code: str = Field(description="Send it back to `POST /v1/auth/sso/token`; never show it.")
+    user_code: str = Field(description="What the user types at `verification_uri`.")
+    verification_uri: str
+    verification_uri_complete: str | None = Field(None, description="The same page with the code filled in.")
+    interval: int = Field(description="Seconds between polls; add 5 after each `/problems/slow-down`.")
+    expires_in: int = Field(description="Seconds until the device code expires.")
+
+
+class SsoTokenRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"device_code": "GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS"},
+        {"device_code": "GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS", "code": "123456", "mfa_ticket": "eyJhbGciOi..."},
+    ]})
+
+    device_code: str = Field(min_length=1, max_length=4096)
+    code: str | None = Field(None, max_length=64, description="TOTP or recovery code, when the account has MFA.")
+    mfa_ticket: str | None = Field(None, max_length=4096, description="From the `/problems/mfa-required` answer "
+                                   "to the previous poll: send it with `code`.")

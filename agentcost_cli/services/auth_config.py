@@ -39,6 +39,13 @@ class AuthConfig:
         return derive_key(self._master, "jwt")
 
     @cached_property
+    def sso_ticket_key(self) -> bytes:
+        """Signs the short-lived ticket that carries a verified single sign-on to its second factor."""
+        from ..auth.secretbox import derive_key
+
+        return derive_key(self._master, "sso-mfa-ticket")
+
+    @cached_property
     def box(self) -> SecretBox:
         from ..auth.secretbox import SecretBox, derive_key
 

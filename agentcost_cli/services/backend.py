@@ -34,6 +34,7 @@ class Backend(Protocol):
     def show_project(self, slug: str) -> dict[str, Any]: ...
     def create_project(self, slug: str, name: str | None = None) -> dict[str, Any]: ...
     def rename_project(self, slug: str, *, new_slug: str | None = None, name: str | None = None) -> dict[str, Any]: ...
+    def set_allowed_networks(self, slug: str, networks: list[str]) -> dict[str, Any]: ...
     def delete_project(self, slug: str) -> int: ...
     def share_project(self, slug: str, email: str, role: str) -> dict[str, Any]: ...
     def unshare_project(self, slug: str, email: str) -> None: ...
@@ -47,6 +48,11 @@ class Backend(Protocol):
                    action: str | None = None, limit: int = 1000) -> list[dict[str, Any]]: ...
     def list_users(self) -> list[dict[str, Any]]: ...
     def show_user(self, email: str | None = None) -> dict[str, Any]: ...
+    def create_user(self, *, email: str, password: str | None, name: str | None = None, admin: bool = False,
+                    verified: bool = False) -> dict[str, Any]: ...
+    def update_user(self, email: str, *, name: str | None = None, admin: bool | None = None) -> dict[str, Any]: ...
+    def set_user_status(self, email: str, *, active: bool) -> dict[str, Any]: ...
+    def delete_user(self, email: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -87,6 +93,11 @@ class LocalBackend:
         from .projects import rename_project
 
         return rename_project(self.store, self.actor, slug, new_slug=new_slug, name=name)
+
+    def set_allowed_networks(self, slug: str, networks: list[str]) -> dict[str, Any]:
+        from .projects import set_allowed_networks
+
+        return set_allowed_networks(self.store, self.actor, slug, networks)
 
     def delete_project(self, slug: str) -> int:
         from .projects import delete_project
@@ -145,6 +156,28 @@ class LocalBackend:
         from .users import show_user
 
         return show_user(self.store, self.actor, email)
+
+    def create_user(self, *, email: str, password: str | None, name: str | None = None, admin: bool = False,
+                    verified: bool = False) -> dict[str, Any]:
+        from .users import create_user
+
+        return create_user(self.store, self.actor, email=email, password=password, name=name, admin=admin,
+                           verified=verified)
+
+    def update_user(self, email: str, *, name: str | None = None, admin: bool | None = None) -> dict[str, Any]:
+        from .users import update_user
+
+        return update_user(self.store, self.actor, email, name=name, admin=admin)
+
+    def set_user_status(self, email: str, *, active: bool) -> dict[str, Any]:
+        from .users import set_status
+
+        return set_status(self.store, self.actor, email, active=active)
+
+    def delete_user(self, email: str) -> None:
+        from .users import delete_user
+
+        delete_user(self.store, self.actor, email)
 
     def close(self) -> None:
         """The store belongs to whoever opened it."""

@@ -44,6 +44,7 @@ def _summary(store: Store, actor: Actor, project: dict[str, Any], events: dict[i
         "role": role.value if role else ("operator" if actor.is_operator else None),
         "members": len(store.members(pid)), "events": events.get(pid, 0),
         "retention_days": project["retention_days"],
+        "allowed_networks": networks_of(project),
     }
 
 
@@ -97,6 +98,31 @@ def rename_project(store: Store, actor: Actor, slug: str, *, new_slug: str | Non
         store.update_project(int(project["id"]), fields)
         audit.record(store, actor, "project.rename", target=slug, project_id=int(project["id"]), detail=fields)
     return show_project(store, actor, fields.get("slug", slug))
+
+
+def networks_of(project: dict[str, Any]) -> list[str]:
+    text = project.get("allowed_networks")
+    return [n for n in str(text).split(",") if n] if text else []
+
+
+def set_allowed_networks(store: Store, actor: Actor, slug: str, networks: list[str]) -> dict[str, Any]:
+    """Limit where the project's API keys may be used from (CIDR networks or addresses); an empty
+    list allows every address again. Admins; audited."""
+    import ipaddress
+
+    project = require_project(store, actor, slug, Op.MEMBERS_MANAGE)
+    clean: list[str] = []
+    for text in networks:
+        try:
+            clean.append(str(ipaddress.ip_network(text.strip(), strict=False)))
+        except ValueError:
+            raise InvalidInput(f"{text!r} is not an IP address or network",
+                               hint="use CIDR notation, e.g. 10.0.0.0/8 or 203.0.113.7") from None
+    with store.transaction():
+        store.update_project(int(project["id"]), {"allowed_networks": ",".join(dict.fromkeys(clean)) or None})
+        audit.record(store, actor, "project.networks", target=slug, project_id=int(project["id"]),
+                     detail={"allowed_networks": clean})
+    return show_project(store, actor, slug)
 
 
 def delete_project(store: Store, actor: Actor, slug: str) -> int:

@@ -9,7 +9,7 @@ every check also reads the session row, so revocation is immediate.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..auth import apikeys, passwords, tokens
@@ -74,21 +74,31 @@ def login(store: Store, *, email: str, password: str, code: str | None = None, s
             raise AuthError("wrong or already used code")
         used_mfa = True
     throttle.succeeded(store, account=address)
-    fields: dict[str, Any] = {"last_login_utc": format_utc(now)}
+    fields: dict[str, Any] = {}
     if passwords.needs_rehash(row["password_hash"]):
         fields["password_hash"] = passwords.hash_password(password)  # AU-01: upgrade weaker parameters
+    return open_session(store, row, mfa=used_mfa, source=source, user_agent=user_agent, now=now, fields=fields)
+
+
+def open_session(store: Store, row: dict[str, Any], *, mfa: bool, source: str | None, user_agent: str | None,
+                 now: datetime | None = None, fields: dict[str, Any] | None = None,
+                 detail: dict[str, Any] | None = None) -> Tokens:
+    """Open a session for a user whose credentials were checked (password or single sign-on, and
+    the second factor when `mfa`): the session row, its first refresh token, `last_login_utc`
+    (plus `fields`) and the `login` audit record (plus `detail`), in one transaction."""
+    now = now or clock.now()
     config = auth_config(store)
     with store.transaction():
-        store.update_user(int(row["id"]), fields)
+        store.update_user(int(row["id"]), {"last_login_utc": format_utc(now), **(fields or {})})
         session_id = store.insert_session({
             "user_id": int(row["id"]), "created_utc": format_utc(now), "last_used_utc": format_utc(now),
-            "expires_utc": format_utc(now + config.session_max), "mfa": int(used_mfa),
+            "expires_utc": format_utc(now + config.session_max), "mfa": int(mfa),
             "source_addr": source, "user_agent": (user_agent or "")[:200] or None,
         })
         refresh = _issue_refresh(store, session_id)
         audit.record(store, user_actor(row, source=source), "login", target=row["email"],
-                     detail={"session": session_id, "mfa": used_mfa})
-    return _tokens(store, row, session_id, refresh, used_mfa)
+                     detail={"session": session_id, "mfa": mfa, **(detail or {})})
+    return _tokens(store, row, session_id, refresh, mfa)
 
 
 def _issue_refresh(store: Store, session_id: int) -> str:
@@ -197,11 +207,30 @@ def actor_from_api_key(store: Store, key: str, *, source: str | None = None) -> 
         creator = store.get_user(int(row["created_by_user_id"]))
         if creator is not None and creator["status"] != "active":
             raise AuthError(BAD_KEY)
+    _check_networks(store, row, source)
     # At most one write per key per minute (KEY-05): a busy key must not turn every request into a write.
     store.touch_api_key(int(row["id"]), format_utc(now), format_utc(now - KEY_TOUCH_INTERVAL))
     return Actor(kind="key", key_id=int(row["id"]), key_prefix=str(row["prefix"]),
                  key_project_id=int(row["project_id"]), scopes=frozenset(str(row["scopes"]).split(",")),
                  source=source)
+
+
+def _check_networks(store: Store, key: dict[str, Any], source: str | None) -> None:
+    """A project with an allow-list accepts its keys only from those networks. The key is valid,
+    so the refusal may say so (403), unlike an unknown key's 401."""
+    import ipaddress
+
+    project = store.get_project_by_id(int(key["project_id"]))
+    allowed = str(project["allowed_networks"] or "") if project else ""
+    if not allowed:
+        return
+    try:
+        address = ipaddress.ip_address(source or "")
+    except ValueError:
+        address = None
+    if address is None or not any(address in ipaddress.ip_network(n) for n in allowed.split(",") if n):
+        raise PermissionDenied(f"this key may not be used from {source or 'an unknown address'}",
+                               hint=f"project {project['slug'] if project else ''} allows {allowed}")
 
 
 # -- a user's own sessions ----------------------------------------------------------

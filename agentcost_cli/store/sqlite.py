@@ -607,7 +607,8 @@ class SqliteStore(PricingTables, AccountTables, Store):
 
     def list_projects(self) -> list[dict[str, Any]]:
         cursor = self.conn.execute(
-            "SELECT id, slug, name, created_utc, retention_days, created_by_user_id FROM projects ORDER BY slug")
+            "SELECT id, slug, name, created_utc, retention_days, created_by_user_id, allowed_networks FROM projects"
+            " ORDER BY slug")
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, r, strict=True)) for r in cursor]
 

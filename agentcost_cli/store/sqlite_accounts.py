@@ -18,7 +18,8 @@ _COLUMNS: dict[str, frozenset[str]] = {
         "mfa_pending_sealed", "mfa_last_step", "mfa_enabled_utc", "created_utc", "last_login_utc",
         "password_changed_utc",
     }),
-    "projects": frozenset({"slug", "name", "created_utc", "retention_days", "created_by_user_id"}),
+    "projects": frozenset({"slug", "name", "created_utc", "retention_days", "created_by_user_id",
+                           "allowed_networks"}),
     "api_keys": frozenset({
         "project_id", "name", "key_hash", "prefix", "last_four", "scopes", "created_by_user_id", "created_utc",
         "expires_utc", "revoked_utc", "last_used_utc", "replaced_by",

@@ -164,3 +164,21 @@ def test_a_prefix_only_counts_the_keys_the_actor_may_see(team: Store) -> None:
     assert keys.revoke_key(team, solo, "ac_live_")["id"] == mine["id"]  # p's key is not "another match"
     with pytest.raises(InvalidInput, match="matches 2 keys"):
         keys.revoke_key(team, LOCAL, "ac_live_")
+
+
+def test_a_project_allow_list_limits_where_its_keys_work(team: Store) -> None:
+    from agentcost_cli.services import projects
+
+    _, key = keys.create_key(team, LOCAL, "p", name="ci", scopes=("ingest",))
+    assert sessions.actor_from_api_key(team, key, source="198.51.100.7").key_project_id
+    shown = projects.set_allowed_networks(team, as_user(team, "admin@example.com"), "p", ["10.1.0.0/16", "192.0.2.9"])
+    assert shown["allowed_networks"] == ["10.1.0.0/16", "192.0.2.9/32"]
+    assert sessions.actor_from_api_key(team, key, source="10.1.200.3").scopes == {"ingest"}
+    assert sessions.actor_from_api_key(team, key, source="192.0.2.9").scopes == {"ingest"}
+    for outside in ("198.51.100.7", "10.2.0.1", None):
+        with pytest.raises(PermissionDenied):
+            sessions.actor_from_api_key(team, key, source=outside)
+    with pytest.raises(InvalidInput):
+        projects.set_allowed_networks(team, LOCAL, "p", ["not-a-network"])
+    projects.set_allowed_networks(team, LOCAL, "p", [])
+    sessions.actor_from_api_key(team, key, source="198.51.100.7")  # the list is gone: anywhere again

@@ -85,6 +85,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "projects.share_project": allow("owner", "admin"),
     "projects.unshare_project": allow("owner", "admin"),
     "projects.transfer_project": allow("owner"),
+    "projects.set_allowed_networks": allow("owner", "admin"),
     "keys.list_keys": allow("owner", "admin", "member", "key_admin"),
     "keys.create_key": allow("owner", "admin", "member", "key_admin"),
     "keys.revoke_key": allow("owner", "admin", "key_admin"),  # a key someone else created
@@ -205,6 +206,7 @@ INVOKE: dict[str, Callable[[Team, Actor], Any]] = {
     "projects.share_project": lambda t, a: projects.share_project(t.store, a, "p", "outsider@example.com", "viewer"),
     "projects.unshare_project": lambda t, a: projects.unshare_project(t.store, a, "p", T),
     "projects.transfer_project": lambda t, a: projects.transfer_project(t.store, a, "p", T),
+    "projects.set_allowed_networks": lambda t, a: projects.set_allowed_networks(t.store, a, "p", ["10.0.0.0/8"]),
     "keys.list_keys": lambda t, a: keys.list_keys(t.store, a, "p"),
     "keys.create_key": lambda t, a: keys.create_key(t.store, a, "p", name="new", scopes=("read",)),
     "keys.revoke_key": lambda t, a: keys.revoke_key(t.store, a, str(t.local_key_id)),

@@ -125,3 +125,52 @@ def test_changes_made_through_one_are_seen_through_the_other(backend: Backend,
     records = backend.list_audit(project=slug)
     assert [r["action"] for r in records][:3] == ["key.revoke", "key.rotate", "key.create"]
     assert backend.delete_project(slug) == 0
+
+
+def test_an_allow_list_set_through_either_backend_binds_the_keys(backend: Backend,
+                                                                  daemon: tuple[Daemon, dict[str, str]]) -> None:
+    running, keys = daemon
+    shown = backend.set_allowed_networks("web", ["10.9.0.0/16"])
+    try:
+        assert shown["allowed_networks"] == ["10.9.0.0/16"]
+        refused = httpx.get(f"{running.url}/v1/projects", headers={"Authorization": f"Bearer {keys['read']}"})
+        assert refused.status_code == 403 and refused.json()["type"] == "/problems/forbidden"
+    finally:
+        assert backend.set_allowed_networks("web", [])["allowed_networks"] == []
+    allowed = httpx.get(f"{running.url}/v1/projects", headers={"Authorization": f"Bearer {keys['read']}"})
+    assert allowed.status_code == 200
+
+
+def test_an_administrator_manages_users_through_either_backend(daemon: tuple[Daemon, dict[str, str]],
+                                                              tmp_path: Path) -> None:
+    from agentcost_cli.auth.credentials import CredentialStore
+    from agentcost_cli.client.remote import RemoteBackend
+    from agentcost_cli.client.session import RemoteSession
+    from agentcost_cli.services import users
+    from agentcost_cli.services.actor import LOCAL, user_actor
+    from agentcost_cli.store import open_store
+
+    running, _ = daemon
+    store = open_store(running.db)
+    if store.find_user("root@example.com") is None:
+        users.create_user(store, LOCAL, email="root@example.com", password=PASSWORD, admin=True, verified=True)
+    session = RemoteSession(running.url, "admin", CredentialStore(use_env=False))
+    session.login("root@example.com", PASSWORD)
+    both = {"local": LocalBackend(store, user_actor(store.find_user("root@example.com"))),
+            "remote": RemoteBackend(session)}
+    try:
+        for name, chosen in both.items():
+            email = f"{name}-made@example.com"
+            created = chosen.create_user(email=email, password="a long enough passphrase", name=name, verified=True)
+            assert created["email"] == email and created["has_password"]
+            assert chosen.update_user(email, admin=True)["is_admin"] is True
+            assert chosen.set_user_status(email, active=False)["status"] == "disabled"
+            shown = both["remote" if name == "local" else "local"].show_user(email)
+            assert shown["status"] == "disabled" and shown["is_admin"] is True
+            chosen.delete_user(email)
+            with pytest.raises(NotFound):
+                chosen.show_user(email)
+        assert _plain(both["local"].list_users()) == _plain(both["remote"].list_users())
+    finally:
+        both["remote"].close()
+        store.close()

@@ -320,3 +320,11 @@ def test_sign_in_is_limited_per_address(tmp_path: Any) -> None:
         codes = [client.post("/v1/auth/login", json={"email": "owner@example.com", "password": "wrong one!!"}
                              ).status_code for _ in range(4)]
     assert codes == [401, 401, 401, 429]
+
+
+def test_sign_in_answers_are_never_cached(api: Api) -> None:
+    seed_team(api.db)
+    answer = api.client.post("/v1/auth/login", json={"email": "owner@example.com", "password": PASSWORD})
+    assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
+    me = api.client.get("/v1/me", headers=bearer(answer.json()["access_token"]))
+    assert me.headers["cache-control"] == "no-store"

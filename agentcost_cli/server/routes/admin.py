@@ -20,6 +20,7 @@ class UserCreate(BaseModel):
     email: str = Field(max_length=254)
     name: str | None = Field(None, max_length=200)
     admin: bool = False
+    verified: bool = Field(False, description="Mark the address verified (no verification email).")
     password: str | None = Field(None, min_length=8, max_length=256,
                                  description="Omitted: the user is invited by email.")
 
@@ -39,7 +40,7 @@ def list_users(actor: UserDep, store: StoreDep, limit: Limit = 100, cursor: str 
 @router.post("/v1/users", status_code=201, tags=["users"])
 def create_user(body: UserCreate, actor: UserDep, store: StoreDep) -> dict[str, Any]:
     return users.create_user(store, actor, email=body.email, password=body.password, name=body.name,
-                             admin=body.admin)
+                             admin=body.admin, verified=body.verified)
 
 
 @router.get("/v1/users/{email}", tags=["users"])
@@ -54,7 +55,7 @@ def update_user(email: str, body: UserUpdate, actor: UserDep, store: StoreDep) -
     if body.name is not None or body.admin is not None:
         result = users.update_user(store, actor, email, name=body.name, admin=body.admin)
     if body.active is not None:
-        result = users.set_status(store, actor, email, active=body.active)
+        result = {**result, **users.set_status(store, actor, email, active=body.active)}
     return result or users.show_user(store, actor, email)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from ...errors import NotFound
 from ...services import mfa, sessions, users
@@ -23,7 +23,14 @@ from ..schemas import (
     TokenRequest,
 )
 
-router = APIRouter(tags=["auth"])
+
+def _no_store(response: Response) -> None:
+    """Tokens and account data must not be cached anywhere, whether or not the request carried
+    credentials (a sign-in does not)."""
+    response.headers["Cache-Control"] = "no-store"
+
+
+router = APIRouter(tags=["auth"], dependencies=[Depends(_no_store)])
 SAME_ANSWER = "if the address has an account, an email is on its way"
 
 

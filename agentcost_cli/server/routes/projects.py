@@ -37,7 +37,14 @@ def show_project(slug: str, actor: ActorDep, store: StoreDep) -> dict[str, Any]:
 
 @router.patch("/v1/projects/{slug}")
 def update_project(slug: str, body: ProjectUpdate, actor: ActorDep, store: StoreDep) -> dict[str, Any]:
-    return projects.rename_project(store, actor, slug, new_slug=body.slug, name=body.name)
+    """Rename the project, and/or set where its API keys may be used from."""
+    result: dict[str, Any] = {}
+    if body.slug or body.name:
+        result = projects.rename_project(store, actor, slug, new_slug=body.slug, name=body.name)
+        slug = result["slug"]
+    if body.allowed_networks is not None:
+        result = projects.set_allowed_networks(store, actor, slug, body.allowed_networks)
+    return result or projects.show_project(store, actor, slug)
 
 
 @router.delete("/v1/projects/{slug}")

@@ -415,3 +415,9 @@ M004_ACCOUNTS = [
 ]
 
 MIGRATIONS.append(("m004_accounts", M004_ACCOUNTS))
+
+# Per-project IP allow-lists for API keys: comma-separated networks (CIDR or single
+# addresses); NULL allows every address.
+M005_PROJECT_NETWORKS = ["ALTER TABLE projects ADD COLUMN allowed_networks TEXT"]
+
+MIGRATIONS.append(("m005_project_networks", M005_PROJECT_NETWORKS))
