@@ -48,6 +48,10 @@ def daemon(
         os.environ["AGENTCOST_DB"] = state.db  # the worker processes read the settings from the environment
     os.environ["_AGENTCOST_TLS"] = "1" if tls_cert else "0"
     os.environ["_AGENTCOST_WORKERS"] = str(workers)
+    from ..server.ratelimit import multi_instance_check
+
+    # Before any worker starts: in-memory counters would let each worker allow the whole limit.
+    multi_instance_check(conf["server.rate_limit_storage"], workers=workers, shared_store="://" in str(conf.db_path))
     listen_host = host or conf["server.host"]
     listen_port = port or conf["server.port"]
     debug = bool(state and state.debug)

@@ -1,0 +1,111 @@
+"""The clients against a real `agentcost daemon` process: the SDK, `agentcost login` with a
+password, remote-mode commands, and two daemons sharing Redis for their rate limits (API-10)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import PASSWORD, Daemon, seed_team, start_daemon
+
+REDIS_URL = os.environ.get("AGENTCOST_TEST_REDIS_URL")  # read at import: the autouse fixture clears AGENTCOST_*
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> tuple[Daemon, dict[str, str]]:
+    db = tmp_path / "live.db"
+    keys = seed_team(db)
+    running = start_daemon(tmp_path, db)
+    yield running, keys
+    running.stop()
+
+
+def test_the_sdk_records_through_a_real_daemon_and_retries_are_duplicates(live: tuple[Daemon, dict[str, str]]
+                                                                         ) -> None:
+    from agentcost_cli.sdk import AgentCost
+
+    running, keys = live
+    events = [{"id": f"sdk-{i}", "timestamp": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-4o",
+               "input_tokens": 10 + i, "output_tokens": 5} for i in range(250)]
+    with AgentCost(api_key=keys["ingest"], base_url=running.url, batch_size=100) as client:
+        for event in events:
+            client.record(event)
+        first = client.flush(timeout=30)
+        for event in events[:10]:  # the same ids again, as a retry would send them
+            client.record(event)
+        again = client.flush(timeout=30)
+    assert (first.created, first.duplicate, first.rejected) == (250, 0, 0)
+    assert (again.created, again.duplicate) == (0, 10)
+    import sqlite3
+
+    with sqlite3.connect(running.db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 250
+
+
+def _cli(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AGENTCOST_HOME": str(home), "NO_COLOR": "1"}
+    env.pop("AGENTCOST_DB", None)
+    return subprocess.run([sys.executable, "-m", "agentcost_cli", *args], input=stdin, capture_output=True,
+                          text=True, env=env, timeout=60, check=False)
+
+
+def test_login_then_remote_commands_then_logout(live: tuple[Daemon, dict[str, str]], tmp_path: Path) -> None:
+    running, keys = live
+    home = tmp_path / "laptop"
+    httpx.post(f"{running.url}/v1/events", headers={"Authorization": f"Bearer {keys['ingest']}"}, json={"events": [
+        {"id": f"r-{i}", "timestamp": "2026-11-20T10:00:00Z", "model": "gpt-4o", "input_tokens": 100,
+         "output_tokens": 10} for i in range(3)]})
+    login = _cli(home, "login", "--server", running.url, "--email", "viewer@example.com", "--password-stdin",
+                 stdin=PASSWORD + "\n")
+    assert login.returncode == 0, login.stderr
+    whoami = _cli(home, "whoami", "--json")
+    assert json.loads(whoami.stdout)["user"]["email"] == "viewer@example.com"
+    report = _cli(home, "report", "--by", "model", "--json")  # remote: the daemon's store, the viewer's role
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["totals"]["events"] == 3
+    local = _cli(home, "--local", "report", "--json")  # this laptop's own (empty) store
+    assert json.loads(local.stdout)["totals"]["events"] == 0
+    refused = _cli(home, "projects", "delete", "web", "--yes")  # a viewer may not
+    assert refused.returncode == 7 and "not permitted" in refused.stderr
+    assert PASSWORD not in login.stderr + whoami.stderr + report.stderr
+    logout = _cli(home, "logout")
+    assert logout.returncode == 0, logout.stderr
+    after = _cli(home, "whoami")
+    assert after.returncode == 8
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="needs Redis: set AGENTCOST_TEST_REDIS_URL (CI does)")
+def test_two_daemons_sharing_redis_enforce_one_limit(tmp_path: Path) -> None:
+    import redis
+
+    assert REDIS_URL is not None
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    db = tmp_path / "shared.db"
+    keys = seed_team(db)
+    env = {"AGENTCOST_RATE_LIMIT_STORAGE": REDIS_URL, "AGENTCOST_RATE_LIMITS": "key_requests=6/minute"}
+    first = start_daemon(tmp_path, db, env=env)
+    second = start_daemon(tmp_path, db, env=env)
+    try:
+        codes = []
+        for i in range(8):  # alternate between the two daemons
+            daemon = (first, second)[i % 2]
+            codes.append(httpx.get(f"{daemon.url}/v1/projects", headers={"Authorization": f"Bearer {keys['read']}"}
+                                   ).status_code)
+    finally:
+        first.stop()
+        second.stop()
+    assert codes == [200] * 6 + [429, 429]
+
+
+def test_memory_limits_refuse_several_workers(tmp_path: Path) -> None:
+    """API-10: with --workers > 1, in-memory counters would let each worker allow the limit."""
+    home = tmp_path / "home"
+    run = _cli(home, "--db", str(tmp_path / "w.db"), "daemon", "--port", "0", "--workers", "2")
+    assert run.returncode != 0
+    assert "AGENTCOST_RATE_LIMIT_STORAGE=redis://" in run.stderr
