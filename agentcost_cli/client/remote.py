@@ -7,15 +7,19 @@ Errors come back as the same agentcost errors (client/problems.py maps problem d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..services.reports import ReportRequest
 from ..store.base import EventFilter
 from ..timeutil import format_utc
 from .session import RemoteSession
+
+if TYPE_CHECKING:
+    from ..ingest.pipeline import IngestOptions, IngestSummary
+    from ..services.ingest import Hooks
 
 PAGE = 1000
 
@@ -46,6 +50,11 @@ class RemoteBackend:
             query["cursor"] = page["next_cursor"]
 
     # -- usage -----------------------------------------------------------------------------
+    def ingest(self, inputs: Sequence[str], options: IngestOptions, hooks: Hooks) -> IngestSummary:
+        from .upload import upload_inputs
+
+        return upload_inputs(self.session, inputs, options, hooks)
+
     def report(self, request: ReportRequest) -> dict[str, Any]:
         params: list[tuple[str, str]] = [("by", ",".join(request.group_by)), ("tz", request.zone_name)]
         if request.since:

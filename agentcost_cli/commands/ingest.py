@@ -9,7 +9,7 @@ import typer
 
 from .. import output
 from ..errors import ExitCode
-from ._common import QuietOpt, RejectFileOpt, open_store, settings
+from ._common import QuietOpt, RejectFileOpt, backend, open_store, remote_mode, settings
 from ._progress import progress
 
 import_app = typer.Typer(help="Import coding-agent logs from their default folders, incrementally.",
@@ -106,20 +106,19 @@ def register(app: typer.Typer) -> None:
         import sys
 
         from ..errors import InvalidInput
-        from ..services.actor import LOCAL
-        from ..services.ingest import Hooks, ingest_inputs
+        from ..services.ingest import Hooks
 
         if (not paths or paths == ["-"]) and sys.stdin.isatty():
             # Waiting silently for a terminal to type JSON is never what anyone meant.
             raise InvalidInput("nothing to ingest", hint="name files or folders, or pipe data: "
                                                          "my-app | agentcost ingest -")
         options = _options(ctx, fmt=fmt, project=project, at=at, strict=strict)
-        store = open_store(ctx)
+        api = backend(ctx)  # the local store, or (after `agentcost login`) the daemon
         sink = _RejectSink(reject_file)
         try:
             with progress("ingesting", quiet=quiet) as bar:
-                summary = ingest_inputs(store, LOCAL, paths or ["-"], options,
-                                        Hooks(on_reject=sink, on_progress=bar.advance, on_total=bar.total))
+                summary = api.ingest(paths or ["-"], options,
+                                     Hooks(on_reject=sink, on_progress=bar.advance, on_total=bar.total))
         finally:
             sink.close()
         _finish(summary, "ingested", quiet)
@@ -165,6 +164,12 @@ def _import_agent(ctx: typer.Context, agent: str, paths: list[Path] | None, proj
     from ..services.actor import LOCAL
     from ..services.ingest import Hooks, agent_log_roots, import_agent_logs
 
+    if remote_mode(ctx):
+        from ..errors import InvalidInput
+
+        # Imports keep per-file cursors in the store they write to; uploading them is not built yet.
+        raise InvalidInput(f"import {agent} writes to this machine's store", hint=f"run `agentcost --local import "
+                           f"{agent}`, or `agentcost ingest` the log files to send them to the daemon")
     conf = settings(ctx)
     setting = conf["import.claude_code_path" if agent == "claude-code" else "import.codex_path"]
     roots = agent_log_roots(agent, paths or [], setting)

@@ -9,13 +9,17 @@ in both modes; tests/contract runs one set of scenarios through both against a r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..store.base import EventFilter, Store
 from .actor import LOCAL, Actor
 from .reports import ReportRequest
+
+if TYPE_CHECKING:
+    from ..ingest.pipeline import IngestOptions, IngestSummary
+    from .ingest import Hooks
 
 
 class Backend(Protocol):
@@ -28,6 +32,7 @@ class Backend(Protocol):
 
     location: str  # a store path, or the daemon's URL
 
+    def ingest(self, inputs: Sequence[str], options: IngestOptions, hooks: Hooks) -> IngestSummary: ...
     def report(self, request: ReportRequest) -> dict[str, Any]: ...
     def export_events(self, flt: EventFilter) -> Iterator[dict[str, Any]]: ...
     def list_projects(self) -> list[dict[str, Any]]: ...
@@ -63,6 +68,11 @@ class LocalBackend:
         self.store = store
         self.actor = actor
         self.location = store.location
+
+    def ingest(self, inputs: Sequence[str], options: IngestOptions, hooks: Hooks) -> IngestSummary:
+        from .ingest import ingest_inputs
+
+        return ingest_inputs(self.store, self.actor, inputs, options, hooks)
 
     def report(self, request: ReportRequest) -> dict[str, Any]:
         from .reports import build_report

@@ -109,3 +109,52 @@ def test_memory_limits_refuse_several_workers(tmp_path: Path) -> None:
     run = _cli(home, "--db", str(tmp_path / "w.db"), "daemon", "--port", "0", "--workers", "2")
     assert run.returncode != 0
     assert "AGENTCOST_RATE_LIMIT_STORAGE=redis://" in run.stderr
+
+
+def test_remote_ingest_parses_here_and_stores_there_once(live: tuple[Daemon, dict[str, str]],
+                                                         tmp_path: Path) -> None:
+    running, _ = live
+    home = tmp_path / "laptop"
+    assert _cli(home, "login", "--server", running.url, "--email", "owner@example.com", "--password-stdin",
+                stdin=PASSWORD + "\n").returncode == 0
+    usage = tmp_path / "usage.jsonl"
+    lines = [json.dumps({"id": f"f-{i}", "timestamp": "2026-11-20T10:00:00Z", "model": "gpt-4o", "project": "web",
+                         "input_tokens": 100, "output_tokens": 10}) for i in range(2500)]
+    lines.insert(7, "{not json")
+    usage.write_text("\n".join(lines) + "\n")
+    first = _cli(home, "ingest", str(usage))
+    assert first.returncode == 6, first.stderr  # one bad line: named, the rest kept
+    assert f"{usage}:8: invalid JSON" in first.stderr
+    assert "added 2,500, duplicates 0, rejected 1" in first.stderr
+    again = _cli(home, "ingest", str(usage))  # a re-run: every id is answered duplicate, nothing counts twice
+    assert "added 0, duplicates 2,500, rejected 1" in again.stderr
+    import sqlite3
+
+    with sqlite3.connect(running.db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 2500
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"id": "x-1", "timestamp": "2026-11-20T10:00:00Z", "model": "gpt-4o",
+                                 "project": "not-mine", "input_tokens": 1}) + "\n")
+    refused = _cli(home, "ingest", str(other))
+    assert refused.returncode == 6 and "not-mine" in refused.stderr
+    local = _cli(home, "import", "claude-code")
+    assert local.returncode == 2 and "--local" in local.stderr
+
+
+def test_remote_ingest_keeps_the_largest_copy_of_a_streamed_agent_message(live: tuple[Daemon, dict[str, str]],
+                                                                           tmp_path: Path) -> None:
+    from ..services.test_import_agents import cc_line
+
+    running, _ = live
+    home = tmp_path / "laptop"
+    assert _cli(home, "login", "--server", running.url, "--email", "owner@example.com", "--password-stdin",
+                stdin=PASSWORD + "\n").returncode == 0
+    log = tmp_path / "session.jsonl"
+    log.write_text(cc_line("msg_1", "req_1", 5) + cc_line("msg_1", "req_1", 50) + cc_line("msg_2", "req_2", 7))
+    run = _cli(home, "ingest", "--format", "claude-code", "--project", "web", str(log))
+    assert run.returncode == 0, run.stderr
+    import sqlite3
+
+    with sqlite3.connect(running.db) as conn:
+        outputs = sorted(r[0] for r in conn.execute("SELECT output_tokens FROM events"))
+    assert outputs == [7, 50]
