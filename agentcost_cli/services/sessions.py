@@ -208,8 +208,11 @@ def actor_from_api_key(store: Store, key: str, *, source: str | None = None) -> 
         if creator is not None and creator["status"] != "active":
             raise AuthError(BAD_KEY)
     _check_networks(store, row, source)
-    # At most one write per key per minute (KEY-05): a busy key must not turn every request into a write.
-    store.touch_api_key(int(row["id"]), format_utc(now), format_utc(now - KEY_TOUCH_INTERVAL))
+    # At most one write per key per minute (KEY-05): a busy key must not turn every request into a
+    # write transaction (a commit is an fsync). The store's conditional update settles races.
+    stale = format_utc(now - KEY_TOUCH_INTERVAL)
+    if row["last_used_utc"] is None or row["last_used_utc"] <= stale:
+        store.touch_api_key(int(row["id"]), format_utc(now), stale)
     return Actor(kind="key", key_id=int(row["id"]), key_prefix=str(row["prefix"]),
                  key_project_id=int(row["project_id"]), scopes=frozenset(str(row["scopes"]).split(",")),
                  source=source)

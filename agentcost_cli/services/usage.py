@@ -10,6 +10,7 @@ The rules (API-04..06):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,8 @@ from .pricing import load_pricer
 
 API_FORMATS = ("native", "openai", "anthropic", "gemini")
 MAX_ID_LENGTH = 128
-_PRICER_ATTR = "_agentcost_api_pricer"
+_PRICERS: dict[tuple[str, int | None], Pricer] = {}
+_PRICERS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -51,13 +53,19 @@ class BatchResult:
 
 def _pricer(store: Store) -> Pricer:
     """The store's pricer, reused while the pricing revision stands (every price change makes a
-    new revision), so a busy daemon does not rebuild the catalog per request."""
+    new revision), so a busy daemon does not rebuild the catalog per request. Shared by every
+    connection to the same store in this process: the daemon opens one per worker thread, and
+    building a catalog per thread costs seconds of CPU under load."""
     revision = store.current_pricing_revision()
-    cached = getattr(store, _PRICER_ATTR, None)
-    if cached is not None and revision is not None and cached[0] == revision["id"]:
-        return cached[1]
+    key = (store.location, revision["id"] if revision is not None else None)
+    with _PRICERS_LOCK:
+        cached = _PRICERS.get(key)
+    if cached is not None and revision is not None:
+        return cached
     pricer = load_pricer(store)
-    setattr(store, _PRICER_ATTR, (pricer.revision, pricer))
+    with _PRICERS_LOCK:
+        _PRICERS.clear()  # older revisions are done with
+        _PRICERS[(store.location, pricer.revision)] = pricer
     return pricer
 
 
