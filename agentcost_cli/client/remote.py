@@ -198,5 +198,43 @@ class RemoteBackend:
     def delete_user(self, email: str) -> None:
         self.session.request("DELETE", _path("v1", "users", email))
 
+    # -- the signed-in user's own account (`email` must be None: see _me) ---------------------
+    @staticmethod
+    def _me(email: str | None) -> None:
+        if email is not None:
+            from ..errors import InvalidInput
+
+            raise InvalidInput("against a daemon, `account` acts on your own account",
+                               hint="omit --user; administrators manage other accounts with `agentcost users`")
+
+    def list_sessions(self, email: str | None = None) -> list[dict[str, Any]]:
+        self._me(email)
+        return list(self._json("GET", "/v1/me/sessions")["sessions"])
+
+    def revoke_session(self, session_id: int) -> None:
+        self.session.request("DELETE", f"/v1/me/sessions/{int(session_id)}")
+
+    def change_email(self, new_email: str, email: str | None = None) -> dict[str, Any]:
+        self._me(email)
+        result: dict[str, Any] = self._json("POST", "/v1/me/email", json={"email": new_email})
+        return result
+
+    def begin_mfa(self, email: str | None = None) -> dict[str, str]:
+        self._me(email)
+        result: dict[str, str] = self._json("POST", "/v1/me/mfa")
+        return result
+
+    def confirm_mfa(self, code: str, email: str | None = None) -> list[str]:
+        self._me(email)
+        return list(self._json("POST", "/v1/me/mfa/confirm", json={"code": code})["recovery_codes"])
+
+    def disable_mfa(self, code: str, email: str | None = None) -> None:
+        self._me(email)
+        self.session.request("POST", "/v1/me/mfa/disable", json={"code": code})
+
+    def regenerate_recovery_codes(self, code: str, email: str | None = None) -> list[str]:
+        self._me(email)
+        return list(self._json("POST", "/v1/me/recovery-codes", json={"code": code})["recovery_codes"])
+
     def close(self) -> None:
         self.session.close()

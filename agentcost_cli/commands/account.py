@@ -37,14 +37,20 @@ def _user(user: str | None) -> str:
     return user
 
 
-def _existing(ctx: typer.Context, user: str | None) -> tuple[Any, str, dict[str, Any]]:
-    """(store, email, the user as shown): an unknown address fails before any prompt."""
-    from ..services.actor import LOCAL
-    from ..services.users import show_user
+def _account(ctx: typer.Context, user: str | None) -> tuple[Any, str | None, dict[str, Any]]:
+    """(backend, whose account to pass it, the user as shown). Locally the CLI acts as the store's
+    owner and needs --user; against a daemon it acts on the signed-in user (--user refused there).
+    An unknown address fails before any prompt."""
+    from ._common import backend, remote_mode
 
+    api = backend(ctx)
+    if remote_mode(ctx):
+        if user:
+            raise InvalidInput("against a daemon, `account` acts on your own account",
+                               hint="omit --user; administrators manage other accounts with `agentcost users`")
+        return api, None, api.show_user(None)
     email = _user(user)
-    store = open_store(ctx)
-    return store, email, show_user(store, LOCAL, email)
+    return api, email, api.show_user(email)
 
 
 def _print_codes(email: str, codes: list[str], json_: bool) -> None:
@@ -83,9 +89,14 @@ def account_password(
     """
     from ..services.actor import LOCAL
     from ..services.users import change_password
+    from ._common import remote_mode
     from ._secrets import new_password
 
-    store, email, _ = _existing(ctx, user)
+    if remote_mode(ctx):
+        raise InvalidInput("changing a password against a daemon is not in the CLI yet",
+                           hint="POST /v1/me/password, or `agentcost --local account password` for this store")
+    email = _user(user)
+    store = open_store(ctx)
     password = new_password(from_stdin=password_stdin, from_file=password_file)
     change_password(store, LOCAL, new_password=password, email=email)
     if not quiet:
@@ -105,11 +116,9 @@ def account_email(
 
     Example: agentcost account email ana@new.example --user ana@example.com
     """
-    from ..services.actor import LOCAL
-    from ..services.users import change_email
-
-    store, email, _ = _existing(ctx, user)
-    changed = change_email(store, LOCAL, new_email, email)
+    api, whose, shown = _account(ctx, user)
+    email = shown["email"]
+    changed = api.change_email(new_email, whose)
     if json_:
         output.write_json(changed)
     if not quiet:
@@ -131,24 +140,24 @@ def account_mfa_enable(
     The QR code and the secret go to stderr; the code is then asked for (or read from stdin with
     --code-stdin, after the secret is printed). The 10 recovery codes are printed once on stdout.
     """
+    from ..auth.totp import qr_text
     from ..errors import AuthError
-    from ..services.actor import LOCAL
-    from ..services.mfa import begin_enrolment, confirm_enrolment
     from ._secrets import PROMPT_ATTEMPTS, interactive
 
-    store, email, _ = _existing(ctx, user)
+    api, whose, shown = _account(ctx, user)
+    email = shown["email"]
     _code_source(code_stdin)  # no secret is made when no code could follow
-    enrolment = begin_enrolment(store, LOCAL, email)
+    enrolment = api.begin_mfa(whose)
     err = output.err_console()
-    err.print(enrolment.qr, markup=False, highlight=False, soft_wrap=True)
+    err.print(qr_text(enrolment["uri"]), markup=False, highlight=False, soft_wrap=True)
     err.print(f"Scan this QR code with an authenticator app for {email}, or type the secret in by hand.",
               markup=False)
-    err.print(f"secret: {enrolment.secret}", markup=False, highlight=False)
-    err.print(f"uri: {enrolment.uri}", markup=False, highlight=False, soft_wrap=True)
+    err.print(f"secret: {enrolment['secret']}", markup=False, highlight=False)
+    err.print(f"uri: {enrolment['uri']}", markup=False, highlight=False, soft_wrap=True)
     attempts = PROMPT_ATTEMPTS if interactive() and not code_stdin else 1
     for attempt in range(attempts):
         try:
-            codes = confirm_enrolment(store, LOCAL, _code(code_stdin, hidden=False), email)
+            codes = api.confirm_mfa(_code(code_stdin, hidden=False), whose)
             break
         except AuthError as exc:
             if attempt == attempts - 1:
@@ -170,13 +179,12 @@ def account_mfa_disable(
     Example: agentcost account mfa disable --user ana@example.com
     """
     from ..errors import Conflict
-    from ..services.actor import LOCAL
-    from ..services.mfa import disable
 
-    store, email, shown = _existing(ctx, user)
+    api, whose, shown = _account(ctx, user)
+    email = shown["email"]
     if not shown["mfa"]:
         raise Conflict(f"two-factor authentication is not on for {shown['email']}")
-    disable(store, LOCAL, _code(code_stdin, hidden=True), email)
+    api.disable_mfa(_code(code_stdin, hidden=True), whose)
     if not quiet:
         output.info(f"two-factor authentication is off for {email}; its recovery codes no longer work")
 
@@ -193,14 +201,13 @@ def account_recovery_codes(
     Example: agentcost account recovery-codes --user ana@example.com > codes.txt
     """
     from ..errors import Conflict
-    from ..services.actor import LOCAL
-    from ..services.mfa import regenerate_recovery_codes
 
-    store, email, shown = _existing(ctx, user)
+    api, whose, shown = _account(ctx, user)
+    email = shown["email"]
     if not shown["mfa"]:
         raise Conflict(f"two-factor authentication is not on for {shown['email']}",
                        hint="turn it on with `agentcost account mfa enable`")
-    codes = regenerate_recovery_codes(store, LOCAL, _code(code_stdin, hidden=True), email)
+    codes = api.regenerate_recovery_codes(_code(code_stdin, hidden=True), whose)
     output.info(f"new recovery codes for {email}; the old ones no longer work")
     _print_codes(email, codes, json_)
 
@@ -217,12 +224,10 @@ def account_sessions(ctx: typer.Context, user: UserOpt = None, json_: JsonOpt = 
 
     Example: agentcost account sessions --user ana@example.com --json
     """
-    from ..services.actor import LOCAL
-    from ..services.sessions import list_sessions
-
     fmt = one_format(json=json_, csv=csv_)
-    email = _user(user)
-    rows = list_sessions(open_store(ctx), LOCAL, email)
+    api, whose, shown = _account(ctx, user)
+    email = shown["email"]
+    rows = api.list_sessions(whose)
     if fmt == "json":
         output.write_json({"email": email, "sessions": rows})
         return
@@ -255,10 +260,9 @@ def account_revoke_session(
 
     Example: agentcost account revoke-session 42
     """
-    from ..services.actor import LOCAL
-    from ..services.sessions import revoke_session
+    from ._common import backend
 
-    revoke_session(open_store(ctx), LOCAL, session_id)
+    backend(ctx).revoke_session(session_id)
     if not quiet:
         output.info(f"session {session_id} revoked")
 

@@ -58,6 +58,13 @@ class Backend(Protocol):
     def update_user(self, email: str, *, name: str | None = None, admin: bool | None = None) -> dict[str, Any]: ...
     def set_user_status(self, email: str, *, active: bool) -> dict[str, Any]: ...
     def delete_user(self, email: str) -> None: ...
+    def list_sessions(self, email: str | None = None) -> list[dict[str, Any]]: ...
+    def revoke_session(self, session_id: int) -> None: ...
+    def change_email(self, new_email: str, email: str | None = None) -> dict[str, Any]: ...
+    def begin_mfa(self, email: str | None = None) -> dict[str, str]: ...
+    def confirm_mfa(self, code: str, email: str | None = None) -> list[str]: ...
+    def disable_mfa(self, code: str, email: str | None = None) -> None: ...
+    def regenerate_recovery_codes(self, code: str, email: str | None = None) -> list[str]: ...
     def close(self) -> None: ...
 
 
@@ -188,6 +195,43 @@ class LocalBackend:
         from .users import delete_user
 
         delete_user(self.store, self.actor, email)
+
+    # `email` None: the actor's own account (a remote backend can only act on its own).
+    def list_sessions(self, email: str | None = None) -> list[dict[str, Any]]:
+        from .sessions import list_sessions
+
+        return list_sessions(self.store, self.actor, email)
+
+    def revoke_session(self, session_id: int) -> None:
+        from .sessions import revoke_session
+
+        revoke_session(self.store, self.actor, session_id)
+
+    def change_email(self, new_email: str, email: str | None = None) -> dict[str, Any]:
+        from .users import change_email
+
+        return change_email(self.store, self.actor, new_email, email)
+
+    def begin_mfa(self, email: str | None = None) -> dict[str, str]:
+        from .mfa import begin_enrolment
+
+        enrolment = begin_enrolment(self.store, self.actor, email)
+        return {"secret": enrolment.secret, "uri": enrolment.uri}
+
+    def confirm_mfa(self, code: str, email: str | None = None) -> list[str]:
+        from .mfa import confirm_enrolment
+
+        return confirm_enrolment(self.store, self.actor, code, email)
+
+    def disable_mfa(self, code: str, email: str | None = None) -> None:
+        from .mfa import disable
+
+        disable(self.store, self.actor, code, email)
+
+    def regenerate_recovery_codes(self, code: str, email: str | None = None) -> list[str]:
+        from .mfa import regenerate_recovery_codes
+
+        return regenerate_recovery_codes(self.store, self.actor, code, email)
 
     def close(self) -> None:
         """The store belongs to whoever opened it."""

@@ -158,3 +158,43 @@ def test_remote_ingest_keeps_the_largest_copy_of_a_streamed_agent_message(live: 
     with sqlite3.connect(running.db) as conn:
         outputs = sorted(r[0] for r in conn.execute("SELECT output_tokens FROM events"))
     assert outputs == [7, 50]
+
+
+def test_account_commands_act_on_the_signed_in_user_remotely(live: tuple[Daemon, dict[str, str]],
+                                                             tmp_path: Path) -> None:
+    import re
+
+    import pyotp
+
+    running, _ = live
+    home = tmp_path / "laptop"
+    assert _cli(home, "login", "--server", running.url, "--email", "viewer@example.com", "--password-stdin",
+                stdin=PASSWORD + "\n").returncode == 0
+    sessions = json.loads(_cli(home, "account", "sessions", "--json").stdout)
+    assert sessions["email"] == "viewer@example.com" and len(sessions["sessions"]) == 1
+    other = _cli(home, "account", "sessions", "--user", "owner@example.com")
+    assert other.returncode == 2 and "your own account" in other.stderr
+    # MFA: the secret comes back on stderr; the code answers on stdin (computed here, as an app would)
+    begin = subprocess.Popen([sys.executable, "-m", "agentcost_cli", "account", "mfa", "enable", "--code-stdin",
+                              "--json"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env={**os.environ, "AGENTCOST_HOME": str(home), "NO_COLOR": "1"})
+    assert begin.stderr is not None and begin.stdin is not None
+    secret = ""
+    for line in begin.stderr:
+        found = re.match(r"secret: ([A-Z2-7]+)", line)
+        if found:
+            secret = found.group(1)
+            break
+    begin.stdin.write(pyotp.TOTP(secret).now() + "\n")
+    begin.stdin.flush()
+    out, err = begin.communicate(timeout=60)
+    assert begin.returncode == 0, err
+    codes = json.loads(out)["recovery_codes"]
+    assert len(codes) == 10
+    disable = _cli(home, "account", "mfa", "disable", "--code-stdin", stdin=codes[0] + "\n")
+    assert disable.returncode == 0, disable.stderr
+    import sqlite3
+
+    with sqlite3.connect(running.db) as conn:
+        assert conn.execute("SELECT mfa_secret_sealed FROM users WHERE email = 'viewer@example.com'"
+                            ).fetchone()[0] is None
