@@ -55,14 +55,17 @@ def _cli(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess
                           text=True, env=env, timeout=60, check=False)
 
 
+def _login(home: Path, running: Daemon, email: str) -> subprocess.CompletedProcess[str]:
+    return _cli(home, "login", "--server", running.url, "--email", email, "--password-stdin", stdin=PASSWORD + "\n")
+
+
 def test_login_then_remote_commands_then_logout(live: tuple[Daemon, dict[str, str]], tmp_path: Path) -> None:
     running, keys = live
     home = tmp_path / "laptop"
     httpx.post(f"{running.url}/v1/events", headers={"Authorization": f"Bearer {keys['ingest']}"}, json={"events": [
         {"id": f"r-{i}", "timestamp": "2026-11-20T10:00:00Z", "model": "gpt-4o", "input_tokens": 100,
          "output_tokens": 10} for i in range(3)]})
-    login = _cli(home, "login", "--server", running.url, "--email", "viewer@example.com", "--password-stdin",
-                 stdin=PASSWORD + "\n")
+    login = _login(home, running, "viewer@example.com")
     assert login.returncode == 0, login.stderr
     whoami = _cli(home, "whoami", "--json")
     assert json.loads(whoami.stdout)["user"]["email"] == "viewer@example.com"
@@ -115,8 +118,7 @@ def test_remote_ingest_parses_here_and_stores_there_once(live: tuple[Daemon, dic
                                                          tmp_path: Path) -> None:
     running, _ = live
     home = tmp_path / "laptop"
-    assert _cli(home, "login", "--server", running.url, "--email", "owner@example.com", "--password-stdin",
-                stdin=PASSWORD + "\n").returncode == 0
+    assert _login(home, running, "owner@example.com").returncode == 0
     usage = tmp_path / "usage.jsonl"
     lines = [json.dumps({"id": f"f-{i}", "timestamp": "2026-11-20T10:00:00Z", "model": "gpt-4o", "project": "web",
                          "input_tokens": 100, "output_tokens": 10}) for i in range(2500)]
@@ -147,8 +149,7 @@ def test_remote_ingest_keeps_the_largest_copy_of_a_streamed_agent_message(live: 
 
     running, _ = live
     home = tmp_path / "laptop"
-    assert _cli(home, "login", "--server", running.url, "--email", "owner@example.com", "--password-stdin",
-                stdin=PASSWORD + "\n").returncode == 0
+    assert _login(home, running, "owner@example.com").returncode == 0
     log = tmp_path / "session.jsonl"
     log.write_text(cc_line("msg_1", "req_1", 5) + cc_line("msg_1", "req_1", 50) + cc_line("msg_2", "req_2", 7))
     run = _cli(home, "ingest", "--format", "claude-code", "--project", "web", str(log))
@@ -168,8 +169,7 @@ def test_account_commands_act_on_the_signed_in_user_remotely(live: tuple[Daemon,
 
     running, _ = live
     home = tmp_path / "laptop"
-    assert _cli(home, "login", "--server", running.url, "--email", "viewer@example.com", "--password-stdin",
-                stdin=PASSWORD + "\n").returncode == 0
+    assert _login(home, running, "viewer@example.com").returncode == 0
     sessions = json.loads(_cli(home, "account", "sessions", "--json").stdout)
     assert sessions["email"] == "viewer@example.com" and len(sessions["sessions"]) == 1
     other = _cli(home, "account", "sessions", "--user", "owner@example.com")
