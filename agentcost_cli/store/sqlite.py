@@ -64,6 +64,20 @@ from .sqlite_sql import (
     row_total,
 )
 
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(path: Path) -> threading.RLock:
+    """One lock per store file in this process (re-entrant: a thread that already writes through
+    one connection and opens another to the same file is not deadlocked by it)."""
+    key = str(path.resolve())
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.get(key)
+        if lock is None:
+            lock = _WRITE_LOCKS[key] = threading.RLock()
+        return lock
+
 
 def _alive(pid: int) -> bool:
     try:
@@ -97,6 +111,7 @@ class SqliteStore(PricingTables, AccountTables, Store):
             raise StoreError(f"cannot open store {path}: {exc}") from None
         self._depth = 0
         self._lock = threading.RLock()
+        self._write_lock = _write_lock(path)
 
     # -- lifecycle -------------------------------------------------------
     @contextmanager
@@ -109,19 +124,25 @@ class SqliteStore(PricingTables, AccountTables, Store):
                 finally:
                     self._depth -= 1
                 return
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StoreError(f"{self.path}: {exc}", hint="another agentcost process may hold the store") from None
-            self._depth = 1
-            try:
-                yield
-            except BaseException:
+            # Writers in this process queue on one lock per file: SQLite's own busy handler makes
+            # waiting connections sleep and retry, which under load (the daemon opens a connection
+            # per worker thread) turns into a convoy of sleeps. Other processes still meet
+            # busy_timeout.
+            with self._write_lock:
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    raise StoreError(f"{self.path}: {exc}",
+                                     hint="another agentcost process may hold the store") from None
+                self._depth = 1
+                try:
+                    yield
+                except BaseException:
+                    self._depth = 0
+                    self.conn.execute("ROLLBACK")
+                    raise
                 self._depth = 0
-                self.conn.execute("ROLLBACK")
-                raise
-            self._depth = 0
-            self.conn.execute("COMMIT")
+                self.conn.execute("COMMIT")
 
     def _applied(self) -> list[tuple[str, str]]:
         self.conn.execute(
