@@ -6,6 +6,7 @@
     python bench/run.py --only claude --records 100000,1000000
     python bench/run.py --only memory --memory-bytes 1G
     python bench/run.py --only startup
+    python bench/run.py --only api                        # HTTP ingestion (bench/api.py), not in the default set
 
 Benchmarks (see bench/README.md):
   ingest   1M native JSONL events into a fresh store vs. the bare baseline (bench/baseline.py)
@@ -13,6 +14,7 @@ Benchmarks (see bench/README.md):
   claude   Claude Code logs: first `import claude-code`, then a second import + report, vs. ccusage
   memory   peak RSS of `agentcost ingest` on a ~1 GB native file
   startup  `agentcost --version` and `agentcost --help` wall time
+  api      POST /v1/events on `agentcost daemon` vs a bare Starlette baseline (runs bench/api.py; only with --only)
 
 Every agentcost run is a real subprocess with a fresh AGENTCOST_HOME (a temp dir).
 Wall times include process start. Peak memory comes from os.wait4() on that one child.
@@ -56,7 +58,8 @@ PY = str(VENV_PY) if VENV_PY.exists() else sys.executable
 AGENTCOST = [str(ROOT / ".venv" / "bin" / "agentcost")] if (ROOT / ".venv" / "bin" / "agentcost").exists() \
     else [PY, "-m", "agentcost_cli"]
 CLAUDE_END = "2026-11-01"  # pinned so generated logs are reusable across days
-BENCHMARKS = ("ingest", "report", "claude", "memory", "startup")
+BENCHMARKS = ("ingest", "report", "claude", "memory", "startup", "api")
+DEFAULT_BENCHMARKS = BENCHMARKS[:5]  # api (bench/api.py, ~10 minutes) runs only when asked for
 GB = 1024**3
 
 # -- process running -----------------------------------------------------------------------------
@@ -689,6 +692,40 @@ def bench_startup(res: Results, args: argparse.Namespace) -> None:
                       "ms", "max"))
 
 
+def bench_api(res: Results, args: argparse.Namespace) -> None:
+    """bench/api.py in a child process (it prints its own tables); its summary becomes figures and targets."""
+    import shlex
+
+    log("\n== api: POST /v1/events, agentcost daemon vs bare Starlette baseline (bench/api.py) ==")
+    out = OUT / "api-run.json"
+    cmd = [PY, str(BENCH / "api.py"), "--out", str(out), "--wait-idle", str(args.wait_idle), "--max-busy",
+           str(args.max_busy), *shlex.split(args.api_args)]
+    env = {**os.environ, **BYTECODE_ENV}
+    for name in BYTECODE_UNSET:
+        env.pop(name, None)
+    proc = subprocess.run(cmd, stdout=sys.stderr, env=env, check=False)
+    if proc.returncode != 0 or not out.exists():
+        raise RuntimeError(f"bench/api.py failed ({proc.returncode})")
+    doc = json.loads(out.read_text())
+    summary = doc["summary"]
+    for c in summary.get("capacity", []):
+        label = f"{'single events' if c['batch'] == 1 else 'batch ' + str(c['batch'])}, {c['sync']}"
+        res.figure("api", f"b{c['batch']}_{c['sync'].lower()}",
+                   c, f"daemon {c['daemon_events_per_s']:,.0f} events/s (c={c['daemon_connections']}) vs baseline "
+                   f"{c['baseline_events_per_s']:,.0f} (c={c['baseline_connections']}, {c['baseline_mode']}): "
+                   f"{c['ratio']:.2f}x ({label})")
+    for item in summary.get("single_event_latency_ms", []):
+        res.figure("api", f"single_latency_{item['sync'].lower()}_c{item['connections']}", item,
+                   f"p50 {item['p50']:.2f} ms, p99 {item['p99']:.2f} ms ({item['sync']}, {item['connections']} "
+                   f"connection(s){', no answer in the run' if not item['p50'] else ''})")
+    for t in summary.get("targets", []):
+        name = f"HTTP ingestion, {'single events' if t['batch'] == 1 else 'batch ' + str(t['batch'])}: daemon / " \
+               "bare baseline"
+        res.target(Target(name, t["ratio"], t["target"], "x", "min",
+                          f"{t['daemon_events_per_s']:,.0f} vs {t['baseline_events_per_s']:,.0f} events/s"))
+    res.warnings.extend(f"api: {w}" for w in doc.get("warnings", []))
+
+
 # -- main ------------------------------------------------------------------------------------------
 
 
@@ -778,8 +815,8 @@ def print_table(res: Results) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default=",".join(BENCHMARKS),
-                        help=f"comma-separated subset of: {', '.join(BENCHMARKS)} (default: all)")
+    parser.add_argument("--only", default=",".join(DEFAULT_BENCHMARKS),
+                        help=f"comma-separated subset of: {', '.join(BENCHMARKS)} (default: all but api)")
     parser.add_argument("--events", type=int, default=1_000_000, help="native events for ingest/report (1000000)")
     parser.add_argument("--records", default="100000",
                         help="Claude Code record counts, comma-separated (default 100000; e.g. 100000,1000000)")
@@ -811,6 +848,8 @@ def main(argv: list[str] | None = None) -> int:
                              "(AGENTCOST_* from the calling shell are dropped so runs are reproducible)")
     parser.add_argument("--skip-baseline", action="store_true", help="ingest: do not run the baseline (experiments)")
     parser.add_argument("--keep", action="store_true", help="keep the ingest benchmark's store (prints its home)")
+    parser.add_argument("--api-args", default="", help="arguments for bench/api.py (--only api), e.g. "
+                        "\"--duration 15 --sync FULL\"")
     parser.add_argument("--output", type=Path, default=OUT / "results.json")
     args = parser.parse_args(argv)
     selected = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -880,6 +919,8 @@ def main(argv: list[str] | None = None) -> int:
         guarded("memory", lambda: bench_memory(res, args))
     if "startup" in selected:
         guarded("startup", lambda: bench_startup(res, args))
+    if "api" in selected:
+        guarded("api", lambda: bench_api(res, args))
 
     print_table(res)
     args.output.parent.mkdir(parents=True, exist_ok=True)
