@@ -7,7 +7,7 @@ the dependency they use; the permission itself is decided in services/.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 
@@ -18,9 +18,22 @@ from ..store.base import Store
 API_KEY_PREFIX = "ac_"
 
 
-def get_store(request: Request) -> Store:
-    store: Store = request.app.state.stores.get()
-    return store
+class _ThreadStore:
+    """The store, as seen from whichever thread uses it. FastAPI runs each synchronous dependency
+    and the route in separate thread-pool calls, so a connection fetched in one would be used from
+    another; this stand-in looks up the calling thread's own connection on every use."""
+
+    __slots__ = ("_provider",)
+
+    def __init__(self, provider: Any) -> None:
+        self._provider = provider
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._provider.get(), name)
+
+
+async def get_store(request: Request) -> Store:  # no I/O: no thread-pool hop
+    return cast(Store, _ThreadStore(request.app.state.stores))
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
