@@ -139,3 +139,16 @@ def parse_time_arg(text: str, zone: tzinfo, *, now: datetime | None = None) -> d
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment
+
+
+def time_range(since: str | None, until: str | None, tz: tzinfo,
+               names: tuple[str, str] = ("since", "until")) -> tuple[datetime | None, datetime | None]:
+    """`--since`/`--until` (or the API's `since`/`until`, as `names` says) as aware datetimes;
+    `until` must be later."""
+    from .errors import InvalidInput
+
+    start = parse_time_arg(since, tz) if since else None
+    end = parse_time_arg(until, tz) if until else None
+    if start and end and end <= start:
+        raise InvalidInput(f"{names[1]} must be later than {names[0]}")
+    return start, end

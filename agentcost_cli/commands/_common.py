@@ -150,13 +150,9 @@ def zone(ctx: typer.Context, name: str | None) -> tuple[tzinfo, str]:
 
 
 def time_range(since: str | None, until: str | None, tz: tzinfo) -> tuple[datetime | None, datetime | None]:
-    from ..timeutil import parse_time_arg
+    from ..timeutil import time_range as parse_range
 
-    start = parse_time_arg(since, tz) if since else None
-    end = parse_time_arg(until, tz) if until else None
-    if start and end and end <= start:
-        raise InvalidInput("--until must be later than --since")
-    return start, end
+    return parse_range(since, until, tz, ("--since", "--until"))
 
 
 def one_format(**flags: bool) -> str | None:

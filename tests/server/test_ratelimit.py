@@ -7,16 +7,14 @@ import base64
 import os
 import re
 import socket
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import Depends, FastAPI, Request
 from starlette.types import ASGIApp
 
@@ -33,6 +31,8 @@ from agentcost_cli.server.ratelimit import (
     multi_instance_check,
     redact,
 )
+
+from .live_uvicorn import serve
 
 pytestmark = pytest.mark.anyio
 
@@ -487,30 +487,10 @@ async def test_two_instances_sharing_redis_enforce_one_combined_limit() -> None:
 
 # --- on a real socket ---------------------------------------------------------------------------
 
-@contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", server_header=False, proxy_headers=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive(), "uvicorn failed to start"
-            assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
 def test_headers_on_a_real_uvicorn_socket() -> None:
     away_from_window_edge()
-    with serve(make_app(RateLimiter(), FIVE_PER_MINUTE)) as url, httpx.Client(base_url=url) as client:
+    app = make_app(RateLimiter(), FIVE_PER_MINUTE)
+    with serve(app, server_header=False, proxy_headers=False) as url, httpx.Client(base_url=url) as client:
         answers = [client.get("/api/v1/things") for _ in range(6)]
     assert [a.status_code for a in answers] == [200] * 5 + [429]
     assert [ratelimit(a)[1] for a in answers] == [4, 3, 2, 1, 0, 0]

@@ -3,16 +3,12 @@ app (httpx ASGITransport) and, for what only a socket shows, a real uvicorn serv
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.middleware.cors import CORSMiddleware
@@ -28,6 +24,8 @@ from agentcost_cli.server.security import (
     parse_networks,
     secure_app,
 )
+
+from .live_uvicorn import serve
 
 pytestmark = pytest.mark.anyio
 
@@ -328,32 +326,9 @@ async def test_cors_off_by_default_and_allow_list_when_set() -> None:
 
 # --- a real uvicorn server on 127.0.0.1 ---------------------------------------------------------
 
-@contextmanager
-def serve(app: ASGIApp, **options: Any) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", **options)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive(), "uvicorn failed to start"
-            assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
 def test_real_uvicorn_socket_carries_headers_and_no_server_header() -> None:
     app = wrapped(https_only=True)
-    with serve(app, **UVICORN_OPTIONS) as url, httpx.Client(base_url=url) as client:
+    with serve(app, lifespan="on", **UVICORN_OPTIONS) as url, httpx.Client(base_url=url) as client:
         answers = [client.get("/"), client.get("/api/v1/things"), client.get("/nope"),
                    client.post("/auth/login", json={"email": "a", "password": "b"},
                                headers={"Authorization": "Bearer x"}),
@@ -372,7 +347,8 @@ def test_real_uvicorn_socket_carries_headers_and_no_server_header() -> None:
 def test_uvicorn_default_server_header_is_below_asgi() -> None:
     """Why UVICORN_OPTIONS exists: uvicorn writes `server: uvicorn` after the app's headers,
     so no middleware can remove it; only `server_header=False` does."""
-    with serve(wrapped(), server_header=True, proxy_headers=False) as url, httpx.Client(base_url=url) as client:
+    options = {"lifespan": "on", "server_header": True, "proxy_headers": False}
+    with serve(wrapped(), **options) as url, httpx.Client(base_url=url) as client:
         response = client.get("/")
     assert response.headers["server"] == "uvicorn"
     assert response.headers["x-frame-options"] == "DENY"

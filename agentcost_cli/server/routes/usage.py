@@ -13,7 +13,7 @@ from ...errors import InvalidInput
 from ...services.export import EXPORT_COLUMNS, export_rows
 from ...services.reports import ReportRequest, build_report, parse_group_by
 from ...store.base import EventFilter
-from ...timeutil import format_utc, parse_time_arg, resolve_zone
+from ...timeutil import format_utc, resolve_zone, time_range
 from ..deps import ActorDep, StoreDep
 
 router = APIRouter(tags=["usage"])
@@ -26,10 +26,7 @@ def _split(values: list[str] | None) -> tuple[str, ...]:
 
 def _range(since: str | None, until: str | None, tz: str) -> tuple[Any, Any, Any, str]:
     zone = resolve_zone(tz)
-    start = parse_time_arg(since, zone) if since else None
-    end = parse_time_arg(until, zone) if until else None
-    if start and end and end <= start:
-        raise InvalidInput("until must be later than since")
+    start, end = time_range(since, until, zone)
     return zone, start, end, getattr(zone, "key", None) or tz
 
 
