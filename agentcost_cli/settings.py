@@ -101,10 +101,16 @@ def _issuer(value: Any) -> str:
 
 
 def _scopes(value: Any) -> str:
-    scopes = _text(value).split()
-    if "openid" not in scopes:
-        raise ValueError("must include openid")
-    return " ".join(scopes)
+    """Space-separated scopes; empty: the provider's usual ones. (That an OpenID Connect provider
+    gets `openid` is checked with the provider, in auth/oidc.py.)"""
+    return " ".join(_text(value).split())
+
+
+def _sso_provider(value: Any) -> str:
+    text = _text(value).strip().lower()
+    if text not in ("oidc", "github"):
+        raise ValueError("must be oidc or github")
+    return text
 
 
 @dataclass(frozen=True)
@@ -236,9 +242,15 @@ SPECS: tuple[SettingSpec, ...] = (
         "A login session ends this many days after the login, however much it is used.",
     ),
     SettingSpec(
+        "sso.provider", "AGENTCOST_SSO_PROVIDER", _sso_provider, lambda: "oidc",
+        "Single sign-on: the kind of provider: oidc (any OpenID Connect provider, at sso.issuer) or github "
+        "(GitHub's OAuth device flow; sso.issuer defaults to https://github.com).",
+    ),
+    SettingSpec(
         "sso.issuer", "AGENTCOST_SSO_ISSUER", _issuer, lambda: "",
-        "Single sign-on: the OpenID Connect issuer URL (its /.well-known/openid-configuration is read); "
-        "empty: single sign-on off.",
+        "Single sign-on: the OpenID Connect issuer URL (its /.well-known/openid-configuration is read), or "
+        "GitHub's web address (GitHub Enterprise Server: https://github.example.com); empty: single sign-on "
+        "off (with sso.provider oidc).",
     ),
     SettingSpec(
         "sso.client_id", "AGENTCOST_SSO_CLIENT_ID", _text, lambda: "",
@@ -250,8 +262,14 @@ SPECS: tuple[SettingSpec, ...] = (
         "itself is never a setting.",
     ),
     SettingSpec(
-        "sso.scopes", "AGENTCOST_SSO_SCOPES", _scopes, lambda: "openid email profile",
-        "Single sign-on: the scopes asked for (openid is required; email gives the address to link by).",
+        "sso.scopes", "AGENTCOST_SSO_SCOPES", _scopes, lambda: "",
+        "Single sign-on: the scopes asked for; empty: 'openid email profile' (oidc: openid is required, email "
+        "gives the address a first sign-in is linked by), 'read:user user:email' (github).",
+    ),
+    SettingSpec(
+        "sso.api_url", "AGENTCOST_SSO_API_URL", _issuer, lambda: "",
+        "Single sign-on with github: the REST API the user and their verified email are read from; empty: "
+        "https://api.github.com for https://github.com, else <sso.issuer>/api/v3 (GitHub Enterprise Server).",
     ),
 )
 

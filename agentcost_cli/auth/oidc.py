@@ -13,6 +13,9 @@ secret never reaches users' machines):
   one token-endpoint poll at a time, whose RFC 8628 3.5 errors become exceptions
   (authorization_pending, slow_down, expired_token, access_denied).
 
+GitHub, whose device flow is OAuth 2.0 without OpenID Connect, is in auth/github.py;
+`client_for(settings)` picks the client. Both answer the `IdentityProvider` protocol.
+
 httpx and pyjwt are imported inside the functions.
 """
 
@@ -22,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote_plus, urlsplit
 
 from ..errors import AgentcostError, AuthError, ConfigError
@@ -80,27 +83,53 @@ class IdTokenInvalid(AuthError):
 
 
 # -- settings ------------------------------------------------------------------------
+OIDC_SCOPES = "openid email profile"
+GITHUB_SCOPES = "read:user user:email"
+GITHUB_WEB = "https://github.com"
+GITHUB_API = "https://api.github.com"
+
+
 @dataclass(frozen=True)
 class OidcSettings:
+    """The single sign-on settings (`sso.*`). `provider` "oidc": an OpenID Connect provider at
+    `issuer`; "github": GitHub's OAuth device flow, `issuer` its web address and `api_url` its
+    REST API (see auth/github.py)."""
+
     issuer: str
     client_id: str
     client_secret_file: str = ""
-    scopes: str = "openid email profile"
+    scopes: str = OIDC_SCOPES
+    provider: str = "oidc"
+    api_url: str = ""
 
     @classmethod
     def from_settings(cls, conf: Any) -> OidcSettings | None:
-        """The SSO settings of a resolved `Settings`, or None when `sso.issuer` is empty.
+        """The SSO settings of a resolved `Settings`, or None when single sign-on is off (`sso.issuer`
+        empty with the oidc provider).
 
         Raises:
-            ConfigError: an issuer without a client id, or a secret file that cannot be read.
+            ConfigError: no client id, an OpenID Connect scope list without openid, or a secret
+                file that cannot be read.
         """
-        if not conf["sso.issuer"]:
+        provider = conf["sso.provider"]
+        issuer = conf["sso.issuer"]
+        if provider == "github":
+            issuer = (issuer or GITHUB_WEB).rstrip("/")  # the links' namespace: one spelling
+        elif not issuer:
             return None
         if not str(conf["sso.client_id"]).strip():
-            raise ConfigError("sso.issuer is set but sso.client_id is empty",
+            raise ConfigError("single sign-on is configured but sso.client_id is empty",
                               hint="set AGENTCOST_SSO_CLIENT_ID to the daemon's client id at the provider")
-        settings = cls(issuer=conf["sso.issuer"], client_id=str(conf["sso.client_id"]).strip(),
-                       client_secret_file=conf["sso.client_secret_file"], scopes=conf["sso.scopes"])
+        scopes = conf["sso.scopes"] or (GITHUB_SCOPES if provider == "github" else OIDC_SCOPES)
+        if provider == "oidc" and "openid" not in scopes.split():
+            raise ConfigError(f"sso.scopes {scopes!r} must include openid (an OpenID Connect provider issues "
+                              "no ID token without it)")
+        api_url = ""
+        if provider == "github":
+            api_url = (conf["sso.api_url"] or (GITHUB_API if issuer == GITHUB_WEB else f"{issuer}/api/v3")).rstrip("/")
+        settings = cls(issuer=issuer, client_id=str(conf["sso.client_id"]).strip(),
+                       client_secret_file=conf["sso.client_secret_file"], scopes=scopes, provider=provider,
+                       api_url=api_url)
         settings.client_secret()  # an unreadable file fails the start, not the first sign-in
         return settings
 
@@ -129,6 +158,41 @@ class DeviceAuthorization:
     interval: int
 
 
+class IdentityProvider(Protocol):
+    """What the daemon needs from a single sign-on provider: the device flow (RFC 8628), then who
+    signed in. `OidcClient` and `auth.github.GitHubClient` implement it."""
+
+    settings: OidcSettings
+
+    @property
+    def issuer(self) -> str:
+        """The namespace of the provider's subjects (the ID tokens' `iss`; GitHub's web address)."""
+
+    def start_device_authorization(self) -> DeviceAuthorization:
+        """Raises: ProviderError."""
+
+    def poll_token(self, device_code: str) -> dict[str, Any]:
+        """One token request. Raises: DevicePending, DeviceExpired, DeviceDenied, ProviderError."""
+
+    def identity(self, answer: dict[str, Any], *, now: float) -> dict[str, Any]:
+        """Who signed in, from the token answer, as OpenID Connect claims: `iss`, `sub` (a stable,
+        never reused id at the provider), `email`, `email_verified`, `name`.
+
+        Raises:
+            IdTokenInvalid: the proof of identity failed a check.
+            ProviderError: the provider cannot be reached or answered something unusable.
+        """
+
+
+def client_for(settings: OidcSettings, transport: httpx.BaseTransport | None = None) -> IdentityProvider:
+    """The provider client the settings describe."""
+    if settings.provider == "github":
+        from .github import GitHubClient
+
+        return GitHubClient(settings, transport=transport)
+    return OidcClient(settings, transport=transport)
+
+
 @dataclass
 class _Cached:
     value: Any
@@ -139,7 +203,8 @@ def _is_loopback(url: str) -> bool:
     return urlsplit(url).hostname in _LOOPBACK
 
 
-def _int_field(value: Any, default: int) -> int:
+def int_field(value: Any, default: int) -> int:
+    """A positive number of seconds from a provider's answer, else `default`."""
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         return default
     return int(value)
@@ -169,35 +234,16 @@ class OidcClient:
 
     # -- HTTP ------------------------------------------------------------------------
     def _request(self, method: str, url: str, **kw: Any) -> httpx.Response:
-        import httpx
-
-        try:
-            with httpx.Client(timeout=self.timeout, follow_redirects=False, transport=self.transport,
-                              headers={"Accept": "application/json"}) as client:
-                return client.request(method, url, **kw)
-        except httpx.HTTPError as exc:
-            raise ProviderError(f"the identity provider at {self.issuer} cannot be reached: "
-                                f"{str(exc) or type(exc).__name__}") from None
+        return http_request(method, url, where=self.issuer, transport=self.transport, timeout=self.timeout, **kw)
 
     @staticmethod
     def _json(response: httpx.Response, what: str) -> dict[str, Any]:
-        if len(response.content) > _MAX_BODY:
-            raise ProviderError(f"the identity provider's {what} is too large")
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise ProviderError(f"the identity provider's {what} is not a JSON object (HTTP {response.status_code})")
-        return body
+        return json_object(response, what)
 
     def _check_endpoint(self, url: Any, name: str) -> str:
         if not isinstance(url, str) or not url:
             raise ProviderError(f"the identity provider's discovery document has no {name}")
-        parts = urlsplit(url)
-        if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(url)):
-            raise ProviderError(f"the identity provider's {name} is not an https:// URL: {url}")
-        return url
+        return check_url(url, name)
 
     # -- discovery and keys ----------------------------------------------------------------
     def discovery(self) -> dict[str, Any]:
@@ -297,6 +343,10 @@ class OidcClient:
             raise IdTokenInvalid("the ID token has no subject")
         return claims
 
+    def identity(self, answer: dict[str, Any], *, now: float) -> dict[str, Any]:
+        """The claims of the token answer's verified ID token (see `verify_id_token`)."""
+        return self.verify_id_token(str(answer.get("id_token") or ""), now=now)
+
     # -- the device flow (RFC 8628) -------------------------------------------------------------
     def _client_auth(self, data: dict[str, str]) -> tuple[dict[str, str], tuple[str, str] | None]:
         """RFC 6749 2.3.1: HTTP Basic with the form-encoded id and secret (the default), or the
@@ -320,7 +370,7 @@ class OidcClient:
         response = self._request("POST", url, data=data, auth=auth)
         body = self._json(response, "device authorization answer")
         if response.status_code != 200:
-            raise ProviderError(_oauth_error(body, "the identity provider refused the device authorization request"))
+            raise ProviderError(oauth_error(body, "the identity provider refused the device authorization request"))
         device_code, user_code = body.get("device_code"), body.get("user_code")
         # Google says verification_url (an older draft's name).
         uri = body.get("verification_uri") or body.get("verification_url")
@@ -330,8 +380,8 @@ class OidcClient:
         complete = body.get("verification_uri_complete")
         return DeviceAuthorization(device_code=str(device_code), user_code=str(user_code), verification_uri=str(uri),
                                    verification_uri_complete=complete if isinstance(complete, str) else None,
-                                   expires_in=_int_field(body.get("expires_in"), 600),
-                                   interval=_int_field(body.get("interval"), DEFAULT_INTERVAL))
+                                   expires_in=int_field(body.get("expires_in"), 600),
+                                   interval=int_field(body.get("interval"), DEFAULT_INTERVAL))
 
     def poll_token(self, device_code: str) -> dict[str, Any]:
         """One token request for a device code (RFC 8628 3.4). Returns the token answer, which
@@ -362,11 +412,56 @@ class OidcClient:
                                 hint="start again: agentcost login --sso")
         if error == "access_denied":
             raise DeviceDenied("the sign-in was declined at the identity provider")
-        raise ProviderError(_oauth_error(body, f"the identity provider's token endpoint answered HTTP "
+        raise ProviderError(oauth_error(body, f"the identity provider's token endpoint answered HTTP "
                                                f"{response.status_code}"))
 
 
-def _oauth_error(body: dict[str, Any], fallback: str) -> str:
+# -- HTTP helpers (shared with auth/github.py) ---------------------------------------------------
+def http_request(method: str, url: str, *, where: str, transport: httpx.BaseTransport | None, timeout: float,
+                 headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+    """One request to the provider (JSON accepted, no redirects followed).
+
+    Raises:
+        ProviderError: it cannot be reached.
+    """
+    import httpx
+
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False, transport=transport,
+                          headers={"Accept": "application/json", **(headers or {})}) as client:
+            return client.request(method, url, **kw)
+    except httpx.HTTPError as exc:
+        raise ProviderError(f"the identity provider at {where} cannot be reached: "
+                            f"{str(exc) or type(exc).__name__}") from None
+
+
+def json_body(response: httpx.Response, what: str) -> Any:
+    """The parsed JSON of a provider's answer (at most _MAX_BODY bytes); None when it is not JSON."""
+    if len(response.content) > _MAX_BODY:
+        raise ProviderError(f"the identity provider's {what} is too large")
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    body = json_body(response, what)
+    if not isinstance(body, dict):
+        raise ProviderError(f"the identity provider's {what} is not a JSON object (HTTP {response.status_code})")
+    return body
+
+
+def check_url(url: str, name: str) -> str:
+    """`url` when it is https:// (or http:// on loopback, for tests and a provider on this machine)."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(url)):
+        raise ProviderError(f"the identity provider's {name} is not an https:// URL: {url}")
+    return url
+
+
+def oauth_error(body: dict[str, Any], fallback: str) -> str:
+    """`fallback` with the OAuth `error` (and `error_description`) of the answer, when it has one."""
     error = body.get("error")
     if not isinstance(error, str):
         return fallback

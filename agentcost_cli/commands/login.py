@@ -32,7 +32,7 @@ ProfileOpt = Annotated[str | None, typer.Option(
 EmailOpt = Annotated[str | None, typer.Option(
     "--email", help="Sign in as this address (asked on a terminal; default: the profile's).", show_default=False)]
 SsoOpt = Annotated[bool, typer.Option(
-    "--sso", help="Sign in through the server's single sign-on (OpenID Connect) provider, in a browser.")]
+    "--sso", help="Sign in through the server's single sign-on provider (OpenID Connect, or GitHub), in a browser.")]
 NoBrowserOpt = Annotated[bool, typer.Option(
     "--no-browser", help="With --sso: only print the sign-in page and code; do not open a browser.")]
 
@@ -128,8 +128,9 @@ def login(
     With two-factor authentication the code is asked for next (--code-stdin: the next stdin line).
 
     With --sso, sign in at the server's identity provider instead: open the page shown (a browser
-    opens on a terminal) and enter the code shown; the account with the same verified email is
-    signed in, and its two-factor code is asked for when it has one.
+    opens on a terminal) and enter the code shown; the account linked to that identity is signed
+    in (the first time, the account with the same verified email, which is then linked), and its
+    two-factor code is asked for when it has one.
     """
     from ..auth.credentials import CredentialStore, get_profile, is_plain_http_remote, resolve, save_profile
     from ..client.session import RemoteSession

@@ -56,6 +56,9 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
                       "(RFC 8628 access_denied)."),
     "identity-provider-error": (502, "Identity provider error", "Single sign-on: the identity provider cannot be "
                                 "reached or answered something unusable; retry later."),
+    "identity-conflict": (409, "Identity conflict", "Single sign-on: the account with the address the provider "
+                          "vouched for is linked to another identity at that provider; an administrator can remove "
+                          "the old link (DELETE /v1/users/{email}/identities) if it is the same person."),
     "rate-limited": (429, "Too many requests", "A rate limit was reached; retry after `Retry-After` seconds."),
     "internal-error": (500, "Internal error", "The server failed; the request id in the logs tells which request."),
     "unavailable": (503, "Service unavailable", "The store is unreachable or busy; retry later. Nothing was stored."),

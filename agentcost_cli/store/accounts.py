@@ -50,8 +50,9 @@ class AccountStore(ABC):
 
     @abstractmethod
     def delete_user(self, user_id: int) -> None:
-        """Remove the user with their memberships, sessions, tokens and recovery codes.
-        Keys they created stay with their projects (revoking them is the service's call)."""
+        """Remove the user with their memberships, sessions, tokens, recovery codes and single
+        sign-on identities. Keys they created stay with their projects (revoking them is the
+        service's call)."""
 
     # -- projects and memberships -----------------------------------------
     @abstractmethod
@@ -177,6 +178,33 @@ class AccountStore(ABC):
 
     @abstractmethod
     def prune_login_failures(self, before_utc: str) -> int: ...
+
+    # -- single sign-on identities (migration m006_identities) --------------
+    @abstractmethod
+    def insert_identity(self, row: Row) -> int:
+        """Link a provider identity to a user: `user_id`, `issuer`, `subject`, `email_at_link`,
+        `created_utc`, `last_login_utc`. Returns its id.
+
+        Raises:
+            Conflict: (issuer, subject) is linked already, or the user already has an identity at
+                that issuer.
+        """
+
+    @abstractmethod
+    def find_identity(self, issuer: str, subject: str) -> Row | None:
+        """The link of (issuer, subject), or None."""
+
+    @abstractmethod
+    def list_identities(self, user_id: int) -> list[Row]:
+        """The user's links, by issuer."""
+
+    @abstractmethod
+    def touch_identity(self, identity_id: int, last_login_utc: str) -> None:
+        """Note a sign-in through the identity."""
+
+    @abstractmethod
+    def delete_identities(self, user_id: int, issuer: str | None = None) -> int:
+        """Unlink the user's identities (at one issuer, or all). Returns how many."""
 
     # -- audit log ---------------------------------------------------------
     @abstractmethod

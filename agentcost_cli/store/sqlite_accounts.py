@@ -1,4 +1,4 @@
-"""The SQLite store's account tables (migration m004_accounts)."""
+"""The SQLite store's account tables (migrations m004_accounts, m006_identities)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ _COLUMNS: dict[str, frozenset[str]] = {
         "created_utc", "channel", "recipient", "template", "subject", "payload_sealed", "idempotency_key", "status",
         "attempts", "next_attempt_utc", "sent_utc", "last_error",
     }),
+    "user_identities": frozenset({"user_id", "issuer", "subject", "email_at_link", "created_utc", "last_login_utc"}),
 }
 
 _KEY_COLUMNS = (
@@ -301,6 +302,31 @@ class AccountTables(AccountStore):
     def prune_login_failures(self, before_utc: str) -> int:
         with self.transaction():
             return self.conn.execute("DELETE FROM login_failures WHERE ts_utc < ?", (before_utc,)).rowcount
+
+    # -- single sign-on identities ----------------------------------------------
+    def insert_identity(self, row: Row) -> int:
+        return self._insert("user_identities", row, conflict=f"the identity {row.get('subject')!r} at "
+                            f"{row.get('issuer')} or the account is linked already")
+
+    def find_identity(self, issuer: str, subject: str) -> Row | None:
+        return self._one("SELECT * FROM user_identities WHERE issuer = ? AND subject = ?", (issuer, subject))
+
+    def list_identities(self, user_id: int) -> list[Row]:
+        return self._all("SELECT * FROM user_identities WHERE user_id = ? ORDER BY issuer, id", (user_id,))
+
+    def touch_identity(self, identity_id: int, last_login_utc: str) -> None:
+        with self.transaction():
+            self.conn.execute("UPDATE user_identities SET last_login_utc = ? WHERE id = ?",
+                              (last_login_utc, identity_id))
+
+    def delete_identities(self, user_id: int, issuer: str | None = None) -> int:
+        with self.transaction():
+            if issuer is None:
+                cur = self.conn.execute("DELETE FROM user_identities WHERE user_id = ?", (user_id,))
+            else:
+                cur = self.conn.execute("DELETE FROM user_identities WHERE user_id = ? AND issuer = ?",
+                                        (user_id, issuer))
+        return cur.rowcount
 
     # -- audit log ---------------------------------------------------------
     def append_audit(self, row: Row) -> int:

@@ -38,6 +38,7 @@ from agentcost_cli.services import (
     projects,
     reports,
     sessions,
+    sso,
     usage,
     users,
 )
@@ -77,6 +78,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "mfa.confirm_enrolment": OPERATORS,
     "mfa.disable": OPERATORS,
     "mfa.regenerate_recovery_codes": OPERATORS,
+    "sso.list_identities": OPERATORS,  # another user's links; one's own are always listed
+    "sso.unlink_identities": OPERATORS,
     "projects.list_projects": EVERYONE,  # filtered to what each may see (tested apart)
     "projects.create_project": ANY_USER,
     "projects.show_project": allow("owner", "admin", "member", "viewer", "key_read", "key_admin"),
@@ -198,6 +201,8 @@ INVOKE: dict[str, Callable[[Team, Actor], Any]] = {
     "mfa.confirm_enrolment": _confirm,
     "mfa.disable": lambda t, a: mfa.disable(t.store, a, _with_mfa(t)[0], T),
     "mfa.regenerate_recovery_codes": lambda t, a: mfa.regenerate_recovery_codes(t.store, a, _with_mfa(t)[0], T),
+    "sso.list_identities": lambda t, a: sso.list_identities(t.store, a, T),
+    "sso.unlink_identities": lambda t, a: sso.unlink_identities(t.store, a, T),
     "projects.list_projects": lambda t, a: projects.list_projects(t.store, a),
     "projects.create_project": lambda t, a: projects.create_project(t.store, a, "fresh"),
     "projects.show_project": lambda t, a: projects.show_project(t.store, a, "p"),

@@ -121,7 +121,7 @@ def test_importing_the_module_loads_neither_httpx_nor_pyjwt() -> None:
     import subprocess
     import sys
 
-    script = ("import sys, agentcost_cli.auth.oidc, agentcost_cli.services.sso\n"
+    script = ("import sys, agentcost_cli.auth.oidc, agentcost_cli.auth.github, agentcost_cli.services.sso\n"
               "print(','.join(sorted({m.split('.')[0] for m in sys.modules} & {'httpx', 'jwt', 'cryptography'})))")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""

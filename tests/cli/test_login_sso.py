@@ -163,3 +163,47 @@ def test_login_sso_takes_no_email_or_password(ac):
     assert out.code == ExitCode.USAGE and "--sso" in out.stderr
     out = ac("login", "--no-browser", "--email", "a@example.com", "--password-stdin", stdin="pw\n")
     assert out.code == ExitCode.USAGE and "--no-browser goes with --sso" in out.stderr
+
+
+def test_login_sso_through_github_links_the_identity(ac, tmp_path, sleeps, memory_keyring):
+    """A real daemon configured for GitHub (sso.api_url derived: <issuer>/api/v3, as for GitHub
+    Enterprise Server), the local fake GitHub, and the CLI unchanged."""
+    from agentcost_cli.services import sso
+    from agentcost_cli.services.actor import LOCAL
+    from agentcost_cli.store import open_store
+
+    from ..server.fake_github import GITHUB_CLIENT_ID, GITHUB_SECRET, running_github
+
+    db = tmp_path / "github.db"
+    seed_team(db)
+    secret = tmp_path / "github-secret"
+    secret.write_text(GITHUB_SECRET + "\n")
+    with running_github(pending_polls=1) as gh:
+        running = start_daemon(tmp_path, db, env={"AGENTCOST_SSO_PROVIDER": "github", "AGENTCOST_SSO_ISSUER": gh.url,
+                                                  "AGENTCOST_SSO_CLIENT_ID": GITHUB_CLIENT_ID,
+                                                  "AGENTCOST_SSO_CLIENT_SECRET_FILE": str(secret)})
+        try:
+            out = ac("login", "--sso", "--server", running.url)
+            assert out.code == 0, out.stderr
+            user_code = next(iter(gh.devices.values())).user_code
+            assert f"open {gh.url}/login/device and enter the code {user_code}" in out.stderr
+            assert "logged in to" in out.stderr and "as owner@example.com" in out.stderr
+            assert ac("whoami", "--json").json()["user"]["email"] == "owner@example.com"
+            assert set(gh.tokens.values()) == {"revoked"}
+
+            # Someone else at GitHub with the owner's address: refused, with what to do.
+            gh.user = {"id": 424242, "login": "newcomer"}
+            refused = ac("login", "--sso", "--server", running.url)
+            assert refused.code == ExitCode.USAGE  # a conflict (409)
+            assert "owner@example.com is linked to another identity" in refused.stderr
+            assert "/v1/users/owner@example.com/identities" in refused.stderr
+        finally:
+            running.stop()
+    log = running.log.read_text()
+    assert GITHUB_SECRET not in log and "gho_" not in log
+    store = open_store(db)
+    try:
+        linked = sso.list_identities(store, LOCAL, "owner@example.com")
+    finally:
+        store.close()
+    assert [(i["issuer"], i["subject"]) for i in linked] == [(gh.url, "583231")]

@@ -2,8 +2,9 @@
 real local fake provider (tests/server/fake_idp.py), and once through a real `agentcost daemon`.
 
 The daemon is the OAuth client: it starts the device authorization, polls the provider once per
-`POST /v1/auth/sso/token`, verifies the ID token, links it to the account with the same
-verified email, and honours the account's MFA, status and roles."""
+`POST /v1/auth/sso/token`, verifies the ID token, resolves it by its linked (issuer, subject), or
+the first time by the same verified email (and links it), and honours the account's MFA, status
+and roles."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ import pytest
 
 from agentcost_cli.auth.oidc import OidcSettings
 from agentcost_cli.server.config import DEFAULT_LIMITS, ServerConfig
-from agentcost_cli.services import audit, clock, mfa, users
+from agentcost_cli.services import audit, clock, mfa, sso, users
 from agentcost_cli.services.actor import LOCAL
+from agentcost_cli.timeutil import format_utc
 
 from .conftest import Api, seed_team, start_daemon
 from .fake_idp import CLIENT_ID, CLIENT_SECRET, FakeIdp, SigningKey, hs256_with_public_key, running_idp, unsigned_token
@@ -462,3 +464,174 @@ def test_single_sign_on_through_a_real_daemon(tmp_path: Path, idp: FakeIdp) -> N
     log = daemon.log.read_text()
     assert CLIENT_SECRET not in log and device["device_code"] not in log
     assert os.environ.get("AGENTCOST_SSO_ISSUER") is None  # the test's own environment is untouched
+
+
+# -- linked identities -----------------------------------------------------------------------------
+def identities(api: Api, email: str = "owner@example.com") -> list[dict[str, Any]]:
+    store = api.store()
+    try:
+        return sso.list_identities(store, LOCAL, email)
+    finally:
+        store.close()
+
+
+def records(api: Api, action: str) -> list[dict[str, Any]]:
+    store = api.store()
+    try:
+        return audit.list_records(store, LOCAL, action=action)
+    finally:
+        store.close()
+
+
+def me(api: Api, answer: Any) -> dict[str, Any]:
+    assert answer.status_code == 200, answer.text
+    return dict(api.client.get("/v1/me", headers=bearer(answer.json()["access_token"])).json())
+
+
+def test_the_first_sign_in_links_the_identity_and_later_ones_use_the_link(api: Api, idp: FakeIdp) -> None:
+    start_time = datetime.now(UTC).replace(microsecond=0)
+    with clock.frozen(start_time):
+        token = sign_in(api).json()["access_token"]
+    [link] = identities(api)
+    assert link == {"issuer": idp.issuer, "subject": "idp-user-1", "email_at_link": "owner@example.com",
+                    "created_utc": format_utc(start_time), "last_login_utc": format_utc(start_time)}
+    [linked] = records(api, "user.identity.link")
+    assert linked["outcome"] == "ok" and linked["target"] == "owner@example.com"
+    assert linked["detail"] == {"method": "sso", "issuer": idp.issuer, "subject": "idp-user-1"}
+    assert api.client.get("/v1/me/identities", headers=bearer(token)).json()["identities"] == [link]
+
+    # The address changes at the provider (even to one it no longer vouches for): the subject
+    # still signs in to the same account, whose own address stays agentcost's.
+    for claims in ({"email": "olivia@new-domain.example", "email_verified": True},
+                   {"email": "olivia@new-domain.example", "email_verified": False}, {"email": None}):
+        idp.claims = {"sub": "idp-user-1", "name": "Olivia", **claims}
+        assert me(api, sign_in(api))["email"] == "owner@example.com"
+    [again] = identities(api)
+    assert again["last_login_utc"] > link["last_login_utc"] and again["email_at_link"] == "owner@example.com"
+    assert len(records(api, "user.identity.link")) == 1
+
+    # ...even to the address of another account: the identity is the owner's, not the viewer's
+    idp.claims = {"sub": "idp-user-1", "email": "viewer@example.com", "email_verified": True}
+    assert me(api, sign_in(api))["email"] == "owner@example.com"
+    assert identities(api, "viewer@example.com") == []
+
+
+def test_a_second_identity_claiming_a_linked_accounts_address_is_refused(api: Api, idp: FakeIdp) -> None:
+    assert sign_in(api).status_code == 200  # idp-user-1 links owner@example.com
+    # The provider re-issued the address to someone else (or the owner made a new account there).
+    idp.claims = {"sub": "idp-user-2", "email": "owner@example.com", "email_verified": True}
+    body = is_problem(sign_in(api), 409, "identity-conflict")
+    assert body["title"] == "Identity conflict"
+    assert "owner@example.com is linked to another identity" in body["detail"]
+    assert "DELETE /v1/users/owner@example.com/identities" in body["hint"]
+    record = login_records(api)[0]
+    assert record["outcome"] == "failed" and record["target"] == "owner@example.com"
+    assert record["detail"] == {"method": "sso", "issuer": idp.issuer, "reason": "linked to another identity",
+                                "subject": "idp-user-2"}
+    assert [i["subject"] for i in identities(api)] == ["idp-user-1"]
+    assert api.client.get("/problems/identity-conflict").status_code == 200
+
+    # Only an operator may remove the old link; then the new identity links by address.
+    idp.claims = {"sub": "v", "email": "viewer@example.com", "email_verified": True}
+    viewer = sign_in(api).json()["access_token"]
+    is_problem(api.client.delete("/v1/users/owner@example.com/identities", headers=bearer(viewer)), 403, "forbidden")
+    is_problem(api.client.get("/v1/users/owner@example.com/identities", headers=bearer(viewer)), 403, "forbidden")
+    store = api.store()
+    users.update_user(store, LOCAL, "viewer@example.com", admin=True)
+    store.close()
+    listed = api.client.get("/v1/users/owner@example.com/identities", headers=bearer(viewer)).json()
+    assert [i["subject"] for i in listed["identities"]] == ["idp-user-1"]
+    other_issuer = api.client.delete("/v1/users/owner@example.com/identities",
+                                     params={"issuer": "https://elsewhere.example"}, headers=bearer(viewer))
+    assert other_issuer.json() == {"removed": 0}
+    removed = api.client.delete("/v1/users/owner@example.com/identities", headers=bearer(viewer))
+    assert removed.status_code == 200 and removed.json() == {"removed": 1}
+    [unlinked] = records(api, "user.identity.unlink")
+    assert unlinked["actor"] == "user:viewer@example.com" and unlinked["target"] == "owner@example.com"
+    assert unlinked["detail"] == {"identities": [{"issuer": idp.issuer, "subject": "idp-user-1"}]}
+
+    idp.claims = {"sub": "idp-user-2", "email": "owner@example.com", "email_verified": True}
+    assert me(api, sign_in(api))["email"] == "owner@example.com"
+    assert [i["subject"] for i in identities(api)] == ["idp-user-2"]
+    idp.claims = {"sub": "idp-user-1", "email": "owner@example.com", "email_verified": True}
+    is_problem(sign_in(api), 409, "identity-conflict")  # the old identity is now the stranger
+
+
+def test_the_link_is_made_only_once_the_second_factor_is_right(api: Api, idp: FakeIdp) -> None:
+    _, recovery = enrol_mfa(api, "owner@example.com")
+    # Someone holding the owner's address at the provider gets as far as the second factor...
+    idp.claims = {"sub": "squatter", "email": "owner@example.com", "email_verified": True}
+    device = start(api)
+    body = is_problem(sign_in_with(api, device), 401, "mfa-required")
+    is_problem(poll(api, device["device_code"], mfa_ticket=body["mfa_ticket"], code="000000"), 401,
+               "unauthenticated")
+    assert identities(api) == []  # ...and no further: nothing is linked
+    # The owner's own identity then links, with the code.
+    idp.claims = {"sub": "idp-user-1", "email": "owner@example.com", "email_verified": True}
+    device = start(api)
+    body = is_problem(sign_in_with(api, device), 401, "mfa-required")
+    assert identities(api) == []
+    answer = poll(api, device["device_code"], mfa_ticket=body["mfa_ticket"], code=recovery[0])
+    assert answer.status_code == 200, answer.text
+    assert [(i["subject"], i["email_at_link"]) for i in identities(api)] == [("idp-user-1", "owner@example.com")]
+    # A linked identity still needs the account's code.
+    idp.claims = {"sub": "idp-user-1", "email": "moved@example.com", "email_verified": True}
+    is_problem(sign_in(api), 401, "mfa-required")
+    assert sign_in(api, code=recovery[1]).status_code == 200
+    idp.claims = {"sub": "squatter", "email": "owner@example.com", "email_verified": True}
+    is_problem(sign_in(api, code=recovery[2]), 409, "identity-conflict")  # a right code does not relink
+
+
+def test_a_linked_but_disabled_account_is_refused(api: Api, idp: FakeIdp) -> None:
+    assert sign_in(api).status_code == 200
+    store = api.store()
+    users.set_status(store, LOCAL, "owner@example.com", active=False)
+    store.close()
+    idp.claims = {"sub": "idp-user-1", "email": "changed@example.com", "email_verified": True}
+    assert "disabled" in is_problem(sign_in(api), 401, "unauthenticated")["detail"]
+    assert login_records(api)[0]["detail"]["reason"] == "account disabled"
+
+
+def test_another_address_does_not_verify_the_accounts_own(api: Api, idp: FakeIdp) -> None:
+    assert sign_in(api).status_code == 200
+    store = api.store()
+    store.update_user(int(store.find_user("owner@example.com")["id"]), {"email_verified_utc": None})
+    store.close()
+    idp.claims = {"sub": "idp-user-1", "email": "elsewhere@example.com", "email_verified": True}
+    assert me(api, sign_in(api))["email_verified_utc"] is None  # the provider vouched for another address
+    idp.claims = {"sub": "idp-user-1", "email": "owner@example.com", "email_verified": True}
+    assert me(api, sign_in(api))["email_verified_utc"]
+
+
+def test_deleting_a_user_removes_their_identities(make_api: Callable[..., Api], idp: FakeIdp) -> None:
+    api = make_api(open_registration=True)
+    idp.claims = {"sub": "new-1", "email": "newcomer@example.com", "email_verified": True}
+    assert me(api, sign_in(api))["email"] == "newcomer@example.com"  # registered, and linked
+    assert [i["subject"] for i in identities(api, "newcomer@example.com")] == ["new-1"]
+    store = api.store()
+    users.delete_user(store, LOCAL, "newcomer@example.com")
+    assert store.find_identity(idp.issuer, "new-1") is None
+    users.create_user(store, LOCAL, email="successor@example.com", password=None, verified=True)
+    store.close()
+    # The identity is free again: it links by its (new) address to whichever account has it.
+    idp.claims = {"sub": "new-1", "email": "successor@example.com", "email_verified": True}
+    assert me(api, sign_in(api))["email"] == "successor@example.com"
+
+
+def test_identities_are_per_issuer(api: Api, idp: FakeIdp) -> None:
+    assert sign_in(api).status_code == 200  # idp-user-1 at the fake provider: the owner
+    store = api.store()
+    try:
+        # The same subject at another issuer is another identity (here another person's)...
+        sso.link_identity(store, {"iss": "https://other.example", "sub": "idp-user-1", "email": "viewer@example.com",
+                                  "email_verified": True})
+        # ...and an account may have one identity at each issuer.
+        sso.link_identity(store, {"iss": "https://other.example", "sub": "o-2", "email": "owner@example.com",
+                                  "email_verified": True})
+        owner = sso.list_identities(store, LOCAL, "owner@example.com")
+        viewer = sso.list_identities(store, LOCAL, "viewer@example.com")
+    finally:
+        store.close()
+    assert [(i["issuer"], i["subject"]) for i in owner] == [(idp.issuer, "idp-user-1"),
+                                                             ("https://other.example", "o-2")]
+    assert [(i["issuer"], i["subject"]) for i in viewer] == [("https://other.example", "idp-user-1")]

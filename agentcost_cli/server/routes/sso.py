@@ -1,9 +1,13 @@
 """Single sign-on with the OAuth 2.0 Device Authorization Grant (RFC 8628): `/v1/auth/sso/*`.
 
 The daemon is the OAuth client (the client secret stays on the server); the CLI only relays
-the device code. `POST /v1/auth/sso/device` starts a sign-in at the provider;
-`POST /v1/auth/sso/token` polls the provider once per call and, once the user has approved,
-verifies the ID token and answers the same token pair as `/v1/auth/login`.
+the device code. `POST /v1/auth/sso/device` starts a sign-in at the provider (an OpenID Connect
+provider, or GitHub); `POST /v1/auth/sso/token` polls the provider once per call and, once the
+user has approved, reads who signed in (the verified ID token; GitHub: its API) and answers the
+same token pair as `/v1/auth/login`.
+
+The identities linked to accounts: `GET /v1/me/identities`, `GET /v1/users/{email}/identities`,
+and `DELETE /v1/users/{email}/identities` (operators, to let a new identity link by address).
 """
 
 from __future__ import annotations
@@ -18,13 +22,13 @@ from ...auth import oidc
 from ...auth.tokens import hash_token
 from ...errors import InvalidInput, NotFound
 from ...services import sso
-from ..deps import StoreDep, source_address
+from ..deps import StoreDep, UserDep, source_address
 from ..problems import PROBLEM_TYPES, problem
 from ..schemas import SsoDevice, SsoTokenRequest, TokenPair
 from .auth import _auth_limit, _pair
 
 if TYPE_CHECKING:
-    from ...auth.oidc import OidcClient
+    from ...auth.oidc import IdentityProvider
 
 router = APIRouter(tags=["auth"])
 _CLIENT_LOCK = threading.Lock()
@@ -34,16 +38,17 @@ def _doc(*slugs: str) -> str:
     return "; ".join(f"`/problems/{slug}`: {PROBLEM_TYPES[slug][2]}" for slug in slugs)
 
 
-def provider(request: Request) -> OidcClient:
-    """The app's OIDC client (one per app: its discovery and key caches are shared by requests)."""
+def provider(request: Request) -> IdentityProvider:
+    """The app's provider client (one per app: an OIDC client's discovery and key caches are shared
+    by requests)."""
     settings = request.app.state.config.sso
     if settings is None:
         raise NotFound("single sign-on is not configured on this server",
                        hint="sign in with email and password, or ask the operator to set sso.issuer")
     with _CLIENT_LOCK:
-        client: OidcClient | None = getattr(request.app.state, "sso_client", None)
+        client: IdentityProvider | None = getattr(request.app.state, "sso_client", None)
         if client is None or client.settings != settings:
-            client = oidc.OidcClient(settings)
+            client = oidc.client_for(settings)
             request.app.state.sso_client = client
     return client
 
@@ -79,14 +84,18 @@ def sso_device(request: Request, response: Response) -> Any:
                          + _doc("access-denied") + "; `/problems/mfa-required`: the account has two-factor "
                          "authentication: poll again with `code` and the answer's `mfa_ticket`."},
     404: {"description": "Single sign-on is not configured on this server (`/problems/not-found`)."},
+    409: {"description": _doc("identity-conflict")},
     429: {"description": "Too many attempts from this address, or wrong codes for this account; see Retry-After."},
     502: {"description": _doc("identity-provider-error")}})
 def sso_token(body: SsoTokenRequest, request: Request, response: Response, store: StoreDep) -> Any:
     """Poll the identity provider once for the device code. Until the user approves, the answer is
-    a `/problems/authorization-pending` (or `/problems/slow-down`) problem; then the ID token is
-    verified, linked to the account with the same verified email, and the answer is the token pair
-    of `/v1/auth/login`. An account with two-factor authentication answers
-    `/problems/mfa-required` with an `mfa_ticket` (5 minutes): send it back with `code`."""
+    a `/problems/authorization-pending` (or `/problems/slow-down`) problem; then the identity is
+    read (a verified ID token; GitHub: its API) and resolved to the account it is linked to, or, the
+    first time, to the account with the same verified email, which it is then linked to; the answer
+    is the token pair of `/v1/auth/login`. A new identity claiming the address of an account linked
+    to another identity at the same provider is refused (`/problems/identity-conflict`). An account
+    with two-factor authentication answers `/problems/mfa-required` with an `mfa_ticket`
+    (5 minutes): send it back with `code`."""
     _auth_limit(request)
     client = provider(request)
     binding = hash_token(body.device_code)  # a ticket is good only with the device code it was issued for
@@ -99,7 +108,7 @@ def sso_token(body: SsoTokenRequest, request: Request, response: Response, store
                                             user_agent=user_agent)
         else:
             answer = client.poll_token(body.device_code)
-            tokens = sso.sign_in(store, client, str(answer["id_token"]), binding=binding, code=body.code,
+            tokens = sso.sign_in(store, client, answer, binding=binding, code=body.code,
                                  source=source, user_agent=user_agent,
                                  open_registration=request.app.state.config.open_registration)
     except oidc.DevicePending as exc:
@@ -110,8 +119,31 @@ def sso_token(body: SsoTokenRequest, request: Request, response: Response, store
         return problem("access-denied", exc.message, headers={"WWW-Authenticate": "Bearer"})
     except oidc.ProviderError as exc:
         return _provider_problem(exc)
+    except sso.IdentityConflict as exc:
+        return problem("identity-conflict", exc.message, hint=exc.hint)
     except sso.SsoMfaRequired as exc:
         return problem("mfa-required", exc.message, headers={"WWW-Authenticate": "Bearer", "Cache-Control": "no-store"},
                        mfa_ticket=exc.ticket)
     response.headers["Cache-Control"] = "no-store"  # tokens (RFC 6749 5.1)
     return _pair(tokens)
+
+
+# -- linked identities --------------------------------------------------------------------------------
+@router.get("/v1/me/identities", tags=["me"])
+def my_identities(actor: UserDep, store: StoreDep) -> dict[str, Any]:
+    """The single sign-on identities (issuer and subject at the provider) linked to your account."""
+    return {"identities": sso.list_identities(store, actor)}
+
+
+@router.get("/v1/users/{email}/identities", tags=["users"])
+def user_identities(email: str, actor: UserDep, store: StoreDep) -> dict[str, Any]:
+    """The single sign-on identities linked to an account (your own, or any: server admins)."""
+    return {"identities": sso.list_identities(store, actor, email)}
+
+
+@router.delete("/v1/users/{email}/identities", tags=["users"])
+def unlink_identities(email: str, actor: UserDep, store: StoreDep, issuer: str | None = None) -> dict[str, Any]:
+    """Remove the account's single sign-on links (at `issuer`, or all); its next single sign-on links
+    by verified address again (server admins). For a sign-in refused with
+    `/problems/identity-conflict` once you have checked that the new identity is the account's owner."""
+    return {"removed": sso.unlink_identities(store, actor, email, issuer=issuer)}

@@ -421,3 +421,27 @@ MIGRATIONS.append(("m004_accounts", M004_ACCOUNTS))
 M005_PROJECT_NETWORKS = ["ALTER TABLE projects ADD COLUMN allowed_networks TEXT"]
 
 MIGRATIONS.append(("m005_project_networks", M005_PROJECT_NETWORKS))
+
+# Single sign-on identities linked to accounts: (issuer, subject) is the provider's stable id of
+# a person (an OpenID Connect `iss` and `sub`; GitHub's web address and numeric user id). A later
+# sign-in resolves by it before any email, so an address changed at the provider keeps the
+# account, and an address re-issued to someone else there does not open it. One identity per
+# account per issuer: a second subject claiming a linked account's address is refused.
+M006_IDENTITIES = [
+    """
+    CREATE TABLE user_identities (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        issuer TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        email_at_link TEXT,
+        created_utc TEXT NOT NULL,
+        last_login_utc TEXT,
+        UNIQUE (issuer, subject),
+        UNIQUE (issuer, user_id)
+    )
+    """,
+    "CREATE INDEX user_identities_user ON user_identities(user_id)",
+]
+
+MIGRATIONS.append(("m006_identities", M006_IDENTITIES))
