@@ -49,9 +49,10 @@ def daemon(
     os.environ["_AGENTCOST_TLS"] = "1" if tls_cert else "0"
     os.environ["_AGENTCOST_WORKERS"] = str(workers)
     from ..server.ratelimit import multi_instance_check
+    from ..store import is_url, redact_location, store_location
 
     # Before any worker starts: in-memory counters would let each worker allow the whole limit.
-    multi_instance_check(conf["server.rate_limit_storage"], workers=workers, shared_store="://" in str(conf.db_path))
+    multi_instance_check(conf["server.rate_limit_storage"], workers=workers, shared_store=is_url(conf["store.path"]))
     listen_host = host or conf["server.host"]
     listen_port = port or conf["server.port"]
     debug = bool(state and state.debug)
@@ -67,13 +68,17 @@ def daemon(
         # not die when a client hangs up mid-answer.
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     scheme = "https" if tls_cert else "http"
-    output.info(f"agentcost daemon on {scheme}://{listen_host}:{listen_port} (store {conf.db_path})")
-    uvicorn.run(
-        "agentcost_cli.server.main:app_factory", factory=True, host=listen_host, port=listen_port, workers=workers,
-        ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None,
-        log_config=None, access_log=False, server_header=False, date_header=True,
-        timeout_graceful_shutdown=30, proxy_headers=False,
-    )
+    output.info(f"agentcost daemon on {scheme}://{listen_host}:{listen_port} "
+                f"(store {redact_location(store_location(conf['store.path']))})")
+    from ..server.metrics import multiprocess_directory
+
+    with multiprocess_directory(workers):  # several workers: /metrics sums them (PROMETHEUS_MULTIPROC_DIR)
+        uvicorn.run(
+            "agentcost_cli.server.main:app_factory", factory=True, host=listen_host, port=listen_port, workers=workers,
+            ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None,
+            log_config=None, access_log=False, server_header=False, date_header=True,
+            timeout_graceful_shutdown=30, proxy_headers=False,
+        )
 
 
 @daemon_app.command("status")
@@ -149,12 +154,25 @@ def daemon_install_service(
 
     Example: agentcost daemon install-service && systemctl --user enable --now agentcost
     """
+    from .. import paths
+    from ..store import is_url, redact_location
+
     conf = settings(ctx)
     exe = Path(sys.argv[0]).resolve() if Path(sys.argv[0]).name == "agentcost" else Path(sys.executable).with_name(
         "agentcost")
-    db = conf.db_path
+    db: str | Path = conf.db_path
+    data_dir = conf.db_path.parent
+    if is_url(conf["store.path"]):  # PostgreSQL: what stays on this host is the key file
+        db = conf["store.path"]
+        if redact_location(str(db)) != db:
+            from ..errors import ConfigError
+
+            raise ConfigError("the store URL holds a password, which the unit file would show to every user",
+                              hint="keep it in ~/.pgpass (or PGPASSFILE) and take it out of store.path")
+        db = str(db).replace("%", "%%")  # systemd expands %-specifiers in Environment=
+        data_dir = Path(conf["auth.key_file"]).expanduser().parent if conf["auth.key_file"] else paths.data_dir()
     unit = UNIT.format(exe=exe, host=host or conf["server.host"], port=port or conf["server.port"], db=db,
-                       hardening=HARDENING.format(data_dir=db.parent) if system else "",
+                       hardening=HARDENING.format(data_dir=data_dir) if system else "",
                        wanted_by="multi-user.target" if system else "default.target")
     if output_path is None:
         output_path = (Path("/etc/systemd/system") if system else Path.home() / ".config" / "systemd" / "user") \

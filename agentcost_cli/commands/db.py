@@ -67,9 +67,9 @@ def db_backup(
 
     Example: agentcost db backup ~/backups/agentcost-$(date +%F).db
     """
-    if path.exists():
-        confirm(f"{path} exists. Overwrite it?", yes)
     store = open_store(ctx)
+    if store.supports_backup and path.exists():  # PostgreSQL writes nothing: its backup refuses, naming pg_dump
+        confirm(f"{path} exists. Overwrite it?", yes)
     store.backup(path)
     if not quiet:
         output.info(f"backed up {store.location} to {path}")

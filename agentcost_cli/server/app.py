@@ -6,6 +6,7 @@ they decide comes from services/, exactly as for the CLI.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -41,6 +42,11 @@ def auth_config_for(config: ServerConfig) -> AuthConfig:
     from ..settings import Settings
 
     conf = Settings.load()
+    if not conf["auth.key_file"] and "://" in config.store_path:
+        from ..errors import ConfigError
+
+        raise ConfigError("set auth.key_file (AGENTCOST_KEY_FILE): a server store has no file to keep its key beside",
+                          hint="every daemon on the store needs the same key file")
     key_file = conf["auth.key_file"] or config.store_path + ".key"
     return AuthConfig(public_url=config.public_url, key_file=Path(key_file).expanduser(),
                       session_idle=timedelta(days=conf["auth.session_idle_days"]),
@@ -63,6 +69,8 @@ def create_api(config: ServerConfig, *, auth: AuthConfig | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stores.migrate()
+        for warning in stores.get().durability_warnings():  # API-08: e.g. synchronous_commit=off
+            logging.getLogger("agentcost.server").warning(warning)
         _ = stores.auth.jwt_key  # create or read the server key now: a bad key file fails the start
         limiter.limiter.check_storage()
         metrics.set_outbox_depth_source(lambda: len(stores.get().list_outbox(status="pending", limit=100_000)))

@@ -51,8 +51,10 @@ class ServerConfig:
             name, _, value = part.strip().partition("=")
             if name:
                 limits[name.strip()] = value.strip()
+        from ..store import store_location
+
         return cls(
-            store_path=str(conf.db_path),
+            store_path=store_location(conf["store.path"]),  # a postgresql:// URL stays one
             synchronous=conf["store.synchronous"],
             public_url=conf["server.public_url"],
             tls=tls,

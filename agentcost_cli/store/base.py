@@ -1,4 +1,4 @@
-"""The `Store` contract that every backend (SQLite now, PostgreSQL later) implements.
+"""The `Store` contract that every backend (SQLite, PostgreSQL) implements.
 
 The contract tests in tests/store/ run against each implementation, so the
 services never need to know which one they have.
@@ -99,6 +99,7 @@ class Store(AccountStore, ABC):
     The account tables' half of the contract is in `accounts.AccountStore`."""
 
     location: str
+    supports_backup = True  # False: `backup` raises ConfigError naming the backend's own tool
 
     # -- lifecycle -------------------------------------------------------
     @abstractmethod
@@ -127,6 +128,11 @@ class Store(AccountStore, ABC):
     def table_counts(self) -> dict[str, int]:
         """Row counts per table, for `agentcost db status`."""
         return {}
+
+    def durability_warnings(self) -> list[str]:
+        """Backend settings that can lose acknowledged writes in a crash (PostgreSQL's
+        synchronous_commit=off), for a long-running process to log when it starts."""
+        return []
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[None]:

@@ -1,4 +1,4 @@
-"""The account half of the Store contract (store/accounts.py), parametrized by backend.
+"""The account half of the Store contract (store/accounts.py), run on each backend (conftest.py).
 
 The atomic operations are tested for what makes them atomic: a second consumer of a
 one-time token, a refresh token or a recovery code gets nothing.
@@ -6,25 +6,16 @@ one-time token, a refresh token or a recovery code gets nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from agentcost_cli.errors import Conflict
-from agentcost_cli.store import open_store
 from agentcost_cli.store.accounts import AuditQuery
 from agentcost_cli.store.base import Store
 
+from .conftest import Location
+
 NOW = "2026-11-20T12:00:00.000000Z"
 LATER = "2026-11-20T13:00:00.000000Z"
-
-
-@pytest.fixture(params=["sqlite"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    store = open_store(tmp_path / "accounts-contract.db")
-    yield store
-    store.close()
 
 
 def _user(store: Store, email: str = "a@example.com") -> int:
@@ -128,3 +119,41 @@ def test_outbox_idempotency_key(backend: Store) -> None:
     first = backend.insert_outbox(row)
     assert backend.insert_outbox(row) == first
     assert [m["id"] for m in backend.list_outbox(status="pending")] == [first]
+
+
+def test_the_audit_log_is_append_only(backend: Store, location: Location) -> None:
+    backend.append_audit({"ts_utc": NOW, "actor": "local", "action": "login", "outcome": "ok"})
+    for statement in ("UPDATE audit_log SET outcome = 'denied'", "DELETE FROM audit_log"):
+        with pytest.raises(Exception, match="append-only"):
+            location.sql(statement)
+    assert [r["outcome"] for r in backend.list_audit(AuditQuery())] == ["ok"]
+
+
+def test_a_conflict_inside_a_transaction_leaves_it_usable(backend: Store) -> None:
+    """SQLite undoes only the failed statement; PostgreSQL would abort the whole transaction
+    unless the store guards the statement (a savepoint)."""
+    _user(backend)
+    with backend.transaction():
+        pid = backend.insert_project({"slug": "p", "name": "P", "created_utc": NOW})
+        with pytest.raises(Conflict):
+            _user(backend)
+        backend.set_membership(pid, backend.find_user("a@example.com")["id"], "owner",  # type: ignore[index]
+                               created_utc=NOW)
+    assert backend.get_project("p") is not None and len(backend.members(pid)) == 1
+
+
+def test_identities_are_unique_per_issuer(backend: Store) -> None:
+    uid = _user(backend)
+    other = _user(backend, "b@example.com")
+    row = {"user_id": uid, "issuer": "https://idp", "subject": "s1", "email_at_link": "a@example.com",
+           "created_utc": NOW}
+    iid = backend.insert_identity(row)
+    with pytest.raises(Conflict):
+        backend.insert_identity({**row, "user_id": other})  # the subject is linked already
+    with pytest.raises(Conflict):
+        backend.insert_identity({**row, "subject": "s2"})  # the account has one at this issuer
+    backend.touch_identity(iid, LATER)
+    found = backend.find_identity("https://idp", "s1")
+    assert found is not None and (found["user_id"], found["last_login_utc"]) == (uid, LATER)
+    assert [i["id"] for i in backend.list_identities(uid)] == [iid]
+    assert backend.delete_identities(uid, "https://other") == 0 and backend.delete_identities(uid) == 1

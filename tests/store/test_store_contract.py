@@ -1,9 +1,7 @@
-"""The Store contract. Parametrized by backend so PostgreSQL can join with the same tests."""
+"""The Store contract, run on each backend (the `location` and `backend` fixtures in conftest.py)."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,14 +12,9 @@ from agentcost_cli.store.base import AggregateQuery, Cursor, EventFilter, Store
 from agentcost_cli.store.migrations.sqlite import MIGRATIONS
 from agentcost_cli.store.sqlite_sql import EVENT_COLUMNS
 
-EXPECTED_EVENT_COLUMNS = {"id", *EVENT_COLUMNS}
+from .conftest import Location
 
-
-@pytest.fixture(params=["sqlite"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    store = open_store(tmp_path / "contract.db")
-    yield store
-    store.close()
+EXPECTED_EVENT_COLUMNS = ["id", *EVENT_COLUMNS]
 
 
 def priced(ts: str, *, key: str, project: str = "p1", model: str = "gpt-4o", cost: int | None = 1000,
@@ -39,25 +32,35 @@ def test_migrations_are_recorded_and_idempotent(backend: Store) -> None:
     assert backend.migrate() == []
 
 
-def test_schema_has_expected_event_columns(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "s.db")
-    store.close()
-    conn = sqlite3.connect(tmp_path / "s.db")
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
-    assert columns == EXPECTED_EVENT_COLUMNS
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+def test_both_backends_have_the_same_migrations() -> None:
+    from agentcost_cli.store.migrations.postgres import MIGRATIONS as PG_MIGRATIONS
+
+    assert [name for name, _ in PG_MIGRATIONS] == [name for name, _ in MIGRATIONS]
 
 
-def test_newer_schema_is_refused(tmp_path: Path) -> None:
+def test_schema_has_expected_event_columns(location: Location) -> None:
+    location.open().close()
+    assert location.columns("events") == EXPECTED_EVENT_COLUMNS  # in order: `SELECT *` rows match
+    if location.kind == "sqlite":
+        assert location.sql("PRAGMA journal_mode")[0][0] == "wal"
+
+
+def test_every_table_has_the_same_columns_in_both_backends(location: Location, tmp_path: Path) -> None:
+    location.open().close()
+    reference = Location("sqlite", str(tmp_path / "reference.db"))
+    reference.open().close()
+    tables = sorted(open_store(reference.url).table_counts())
+    assert tables == sorted(location.open(migrate=False).table_counts())
+    assert {t: location.columns(t) for t in tables} == {t: reference.columns(t) for t in tables}
+
+
+def test_newer_schema_is_refused(location: Location) -> None:
     from agentcost_cli.errors import StoreError
 
-    open_store(tmp_path / "s.db").close()
-    conn = sqlite3.connect(tmp_path / "s.db")
-    conn.execute("INSERT INTO _agentcost_migrations VALUES ('m999_future', '2030-01-01')")
-    conn.commit()
-    conn.close()
+    location.open().close()
+    location.sql("INSERT INTO _agentcost_migrations VALUES ('m999_future', '2030-01-01')")
     with pytest.raises(StoreError, match="newer agentcost"):
-        open_store(tmp_path / "s.db")
+        location.open()
 
 
 def test_insert_dedupes_within_and_across_batches(backend: Store) -> None:
@@ -87,17 +90,14 @@ def test_insert_outside_transaction_is_refused(backend: Store) -> None:
         backend.insert_events([priced("2026-11-20T10:15:00.000000Z", key="a")], ingested_utc="x")
 
 
-def test_daily_rollup_is_filled_when_its_migration_runs_on_an_old_store(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "old.db")
+def test_daily_rollup_is_filled_when_its_migration_runs_on_an_old_store(location: Location) -> None:
+    store = location.open()
     with store.transaction():
         store.insert_events([priced("2026-11-20T10:15:00.000000Z", key=str(i)) for i in range(3)], ingested_utc="x")
     store.close()
-    conn = sqlite3.connect(tmp_path / "old.db")  # roll the schema back to before m002
-    conn.execute("DROP TABLE usage_daily")
-    conn.execute("DELETE FROM _agentcost_migrations WHERE name = 'm002_daily_rollup'")
-    conn.commit()
-    conn.close()
-    store = open_store(tmp_path / "old.db")
+    location.sql("DROP TABLE usage_daily")  # roll the schema back to before m002
+    location.sql("DELETE FROM _agentcost_migrations WHERE name = 'm002_daily_rollup'")
+    store = location.open()
     try:
         rows = store.aggregate(AggregateQuery(EventFilter(), (), "day"))
         assert [(r.bucket, r.sums["events"]) for r in rows] == [("2026-11-20", 3)]
@@ -197,7 +197,9 @@ def test_cursors_round_trip(backend: Store) -> None:
     assert backend.get_cursors("codex") == {}
 
 
-def test_backup_is_a_consistent_copy(backend: Store, tmp_path: Path) -> None:
+def test_backup_is_a_consistent_copy(tmp_path: Path) -> None:
+    """SQLite only: PostgreSQL refuses, naming pg_dump (tests/store/test_postgres.py)."""
+    backend = open_store(tmp_path / "contract.db")
     with backend.transaction():
         backend.insert_events([priced("2026-11-20T10:15:00.000000Z", key=str(i)) for i in range(50)],
                               ingested_utc="x")
@@ -209,6 +211,7 @@ def test_backup_is_a_consistent_copy(backend: Store, tmp_path: Path) -> None:
         assert copy.migration_status().pending == []
     finally:
         copy.close()
+        backend.close()
 
 
 def test_meta_and_projects(backend: Store) -> None:
@@ -251,43 +254,40 @@ def test_largest_copy_wins_within_and_across_batches(backend: Store) -> None:
     _daily_equals_events(backend)
 
 
-def test_m003_moves_ingestion_times_to_runs_and_keeps_every_event(tmp_path: Path) -> None:
+def test_m003_moves_ingestion_times_to_runs_and_keeps_every_event(location: Location) -> None:
     """Upgrade from a frozen m002 schema: same events, same export, leaner rows."""
     from agentcost_cli.services.actor import LOCAL
     from agentcost_cli.services.export import export_rows
 
-    path = tmp_path / "old.db"
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE _agentcost_migrations (name TEXT PRIMARY KEY, applied_utc TEXT NOT NULL)")
-    for name, statements in MIGRATIONS[:2]:
+    location.sql("CREATE TABLE _agentcost_migrations (name TEXT PRIMARY KEY, applied_utc TEXT NOT NULL)")
+    for name, statements in location.migrations[:2]:
         for statement in statements:
-            conn.execute(statement)
-        conn.execute("INSERT INTO _agentcost_migrations VALUES (?, 'then')", (name,))
-    conn.execute("INSERT INTO projects VALUES (1, 'web', 'web', 'then')")
-    old_columns = [row[1] for row in conn.execute("PRAGMA table_info(events)")]
+            location.sql(statement)
+        location.sql("INSERT INTO _agentcost_migrations VALUES (?, 'then')", (name,))
+    location.sql("INSERT INTO projects (slug, name, created_utc) VALUES ('web', 'web', 'then')")
+    old_columns = location.columns("events")
     assert "ingested_utc" in old_columns
     for i, (model, ref, ingested) in enumerate([("gpt-4o", "gpt-4o", "2026-11-01T00:00:00.000000Z"),
                                                  ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5",
                                                   "2026-11-02T00:00:00.000000Z")]):
         values = dict.fromkeys(old_columns, 0)
-        values.update(id=i + 1, project_id=1, dedupe_key=f"k{i}", ts_utc="2026-11-01T10:00:00.000000Z",
+        del values["id"]  # assigned in insertion order
+        values.update(project_id=1, dedupe_key=f"k{i}", ts_utc="2026-11-01T10:00:00.000000Z",
                       provider="openai", model=model, model_ref=ref, requests=1, cost_source="computed",
                       cost_nanos=100 + i, ingested_utc=ingested, latency_ms=None, user_name=None, session_id=None,
                       agent=None, key_id=None, tags_json=None, price_context_json=None, metadata_json=None,
                       reported_cost_nanos=None, pricing_rev=None, source_format="native")
-        conn.execute(f"INSERT INTO events ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
-                     list(values.values()))
-    conn.commit()
-    conn.close()
-    store = open_store(path)
+        location.sql(f"INSERT INTO events ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                     tuple(values.values()))
+    store = location.open()
     try:
         assert store.migration_status().pending == []
         rows = list(export_rows(store, LOCAL, EventFilter()))
         assert [(r["id"], r["model_ref"], r["ingested_at"], r["cost_usd"]) for r in rows] == [
             ("k0", "gpt-4o", "2026-11-01T00:00:00.000000Z", "0.000000100"),
             ("k1", "claude-sonnet-4-5", "2026-11-02T00:00:00.000000Z", "0.000000101")]
-        raw = sqlite3.connect(path)
-        assert raw.execute("SELECT model_ref FROM events ORDER BY id").fetchall() == [(None,), ("claude-sonnet-4-5",)]
-        assert raw.execute("SELECT count(*) FROM ingest_runs").fetchone() == (2,)
+        assert location.sql("SELECT model_ref FROM events ORDER BY id") == [(None,), ("claude-sonnet-4-5",)]
+        assert location.sql("SELECT count(*) FROM ingest_runs") == [(2,)]
+        assert location.columns("events") == EXPECTED_EVENT_COLUMNS
     finally:
         store.close()
