@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from ..services.ingest import Hooks
 
 PAGE = 1000
+SLOW = 300.0  # seconds for requests that fetch a price snapshot or rewrite stored costs on the daemon
 
 
 def _path(*parts: str) -> str:
@@ -38,16 +40,29 @@ class RemoteBackend:
         response = self.session.request(method, path, **kw)
         return response.json() if response.content else None
 
-    def _pages(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Every item of a paged list (cursor after cursor)."""
+    def _pages(self, path: str, params: dict[str, Any] | None = None, *,
+               limit: int | None = None) -> list[dict[str, Any]]:
+        """Every item of a paged list (cursor after cursor), or the first `limit`."""
         items: list[dict[str, Any]] = []
         query = {**(params or {}), "limit": PAGE}
-        while True:
+        while limit is None or len(items) < limit:
+            if limit is not None:
+                query["limit"] = min(PAGE, limit - len(items))
             page = self._json("GET", path, params=query)
             items.extend(page["items"])
             if not page.get("next_cursor"):
-                return items
+                break
             query["cursor"] = page["next_cursor"]
+        return items
+
+    def _public(self, method: str, path: str, **kw: Any) -> Any:
+        """A request that needs no sign-in (the links in emails work for someone who cannot sign in)."""
+        from .problems import error_for
+
+        response = self.session._send(method, path, **kw)
+        if not response.is_success:
+            raise error_for(response, self.session.server)
+        return response.json() if response.content else None
 
     # -- usage -----------------------------------------------------------------------------
     def ingest(self, inputs: Sequence[str], options: IngestOptions, hooks: Hooks) -> IngestSummary:
@@ -199,6 +214,13 @@ class RemoteBackend:
         self.session.request("DELETE", _path("v1", "users", email))
 
     # -- the signed-in user's own account (`email` must be None: see _me) ---------------------
+    def _fresh_token(self) -> None:
+        """Before sending a password or a code: a wrong one answers 401, which the session would
+        take for a stale access token and send again after a refresh, so one mistyped code would
+        count as two failed attempts (and reach the throttle twice as fast). A 401 on a token
+        fresh from a refresh is not retried."""
+        self.session._access = None
+
     @staticmethod
     def _me(email: str | None) -> None:
         if email is not None:
@@ -226,15 +248,102 @@ class RemoteBackend:
 
     def confirm_mfa(self, code: str, email: str | None = None) -> list[str]:
         self._me(email)
+        self._fresh_token()
         return list(self._json("POST", "/v1/me/mfa/confirm", json={"code": code})["recovery_codes"])
 
     def disable_mfa(self, code: str, email: str | None = None) -> None:
         self._me(email)
+        self._fresh_token()
         self.session.request("POST", "/v1/me/mfa/disable", json={"code": code})
 
     def regenerate_recovery_codes(self, code: str, email: str | None = None) -> list[str]:
         self._me(email)
+        self._fresh_token()
         return list(self._json("POST", "/v1/me/recovery-codes", json={"code": code})["recovery_codes"])
+
+    def change_password(self, new_password: str, *, current_password: str | None = None,
+                        email: str | None = None) -> None:
+        self._me(email)
+        if current_password is None:
+            from ..errors import InvalidInput
+
+            raise InvalidInput("changing your own password needs your current one")
+        self._fresh_token()
+        self._json("POST", "/v1/me/password", json={"current_password": current_password,
+                                                     "new_password": new_password})
+
+    # -- links from emails: no sign-in needed ----------------------------------------------------
+    def reset_password(self, token: str, new_password: str) -> None:
+        self._public("POST", "/v1/auth/reset-password", json={"token": token, "password": new_password})
+
+    def verify_email(self, token: str) -> str:
+        return str(self._public("POST", "/v1/auth/verify-email", json={"token": token})["email"])
+
+    # -- agent logs ------------------------------------------------------------------------------
+    def import_agent_logs(self, agent: str, roots: Sequence[Path], options: IngestOptions,
+                          hooks: Hooks) -> IngestSummary:
+        from .upload import upload_agent_logs
+
+        return upload_agent_logs(self.session, agent, roots, options, hooks)
+
+    # -- prices ----------------------------------------------------------------------------------
+    def list_prices(self, *, search: str | None = None, provider: str | None = None,
+                    at: datetime | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in {"search": search, "provider": provider,
+                                    "at": format_utc(at) if at else None}.items() if v is not None}
+        return self._pages("/v1/pricing/models", params)
+
+    def show_price(self, model: str, *, provider: str | None = None, at: datetime | None = None) -> dict[str, Any]:
+        params = {k: v for k, v in {"provider": provider, "at": format_utc(at) if at else None}.items()
+                  if v is not None}
+        result: dict[str, Any] = self._json("GET", _path("v1", "pricing", "models", model), params=params)
+        return result
+
+    def set_price_override(self, *, provider: str, model: str, rates: dict[str, str | None],
+                           effective_from: datetime | None, reason: str) -> dict[str, Any]:
+        body = {"provider": provider, "model": model, "rates": rates, "reason": reason,
+                "effective_from": format_utc(effective_from) if effective_from else None}
+        result: dict[str, Any] = self._json("POST", "/v1/pricing/overrides", json=body)
+        return result
+
+    def unset_price_override(self, *, provider: str, model: str) -> int:
+        return int(self._json("DELETE", _path("v1", "pricing", "overrides", provider, model))["removed"])
+
+    def price_history(self, *, provider: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in {"provider": provider, "model": model}.items() if v is not None}
+        return self._pages("/v1/pricing/history", params)
+
+    def missing_prices(self) -> list[dict[str, Any]]:
+        return self._pages("/v1/pricing/missing")
+
+    def update_prices(self, source: str | None = None, *, timeout: float | None = None) -> dict[str, Any]:
+        if source is not None:
+            from ..errors import InvalidInput
+
+            raise InvalidInput("against a daemon, `pricing update` refreshes the daemon's prices from the source "
+                               "it is configured with; --source works only on this machine's store",
+                               hint="drop --source (the daemon's pricing.url is used), or run "
+                               "`agentcost --local pricing update --source ...`")
+        from ..errors import InvalidInput, PricingError
+
+        try:
+            result: dict[str, Any] = self._json("POST", "/v1/pricing/update", timeout=SLOW)
+        except InvalidInput as exc:  # the daemon's source failed or its snapshot was refused: nothing changed
+            raise PricingError(exc.message, hint=exc.hint) from None
+        return result
+
+    def reprice(self, *, since: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", "/v1/pricing/reprice", json={"since": since, "dry_run": dry_run},
+                                            timeout=SLOW)
+        return result
+
+    # -- the outbox --------------------------------------------------------------------------------
+    def list_outbox(self, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return self._pages("/v1/outbox", {"status": status} if status else None, limit=limit)
+
+    def show_outbox(self, message_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", f"/v1/outbox/{int(message_id)}")
+        return result
 
     def close(self) -> None:
         self.session.close()

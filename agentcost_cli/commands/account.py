@@ -2,6 +2,10 @@
 
 In local mode the CLI acts as the store's owner, so it needs to be told whose account
 to change (`--user EMAIL`), and it does not ask for that user's current password.
+Against a daemon (after `agentcost login`) it acts on the signed-in user's own account,
+and changing the password needs the current one. The codes from emails (password reset,
+email verification) go to wherever the email came from: the daemon in remote mode (no
+sign-in needed), this machine's store in local mode.
 Secrets (passwords, codes, tokens from emails) are read from a hidden prompt, stdin or
 a file: never from a command-line value.
 """
@@ -14,7 +18,7 @@ import typer
 
 from .. import output
 from ..errors import InvalidInput
-from ._common import CsvOpt, JsonOpt, QuietOpt, one_format, open_store
+from ._common import CsvOpt, JsonOpt, QuietOpt, one_format
 from ._secrets import CodeStdinOpt, PasswordFileOpt, PasswordStdinOpt, TokenStdinOpt
 
 account_app = typer.Typer(help="Account security: password, two-factor authentication, recovery codes, "
@@ -26,6 +30,9 @@ UserOpt = Annotated[str | None, typer.Option("--user", "-u", help="Whose account
                                              "agentcost acts as the store's owner).", show_default=False)]
 SESSION_COLUMNS = ("id", "created_utc", "last_used_utc", "expires_utc", "source_addr", "user_agent", "mfa", "active",
                    "current", "revoked_utc", "revoked_reason")
+CurrentPasswordStdinOpt = Annotated[bool, typer.Option(
+    "--current-password-stdin", help="Against a daemon: read your current password from stdin (one line; with "
+    "--password-stdin too, the current password is the first line and the new one the second).")]
 RECOVERY_WARNING = ("store these recovery codes somewhere safe (a password manager): each works once in place of "
                     "an authenticator code, and they will not be shown again")
 
@@ -77,31 +84,38 @@ def _code(code_stdin: bool, *, hidden: bool) -> str:
 def account_password(
     ctx: typer.Context,
     user: UserOpt = None,
+    current_password_stdin: CurrentPasswordStdinOpt = False,
     password_stdin: PasswordStdinOpt = False,
     password_file: PasswordFileOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Set a new password for a user (asked twice on a terminal, or from stdin or a file).
+    """Set a new password (asked twice on a terminal, or from stdin or a file).
 
     Example: agentcost account password --user ana@example.com --password-file ./new.pw
 
-    Every session of the user ends, and they are told by email.
+    Locally the store's owner sets any user's password (--user) and every session of that user
+    ends. Against a daemon you change your own: your current password is asked for first (or
+    read with --current-password-stdin), and your other sessions end. The user is told by email.
     """
-    from ..services.actor import LOCAL
-    from ..services.users import change_password
-    from ._common import remote_mode
-    from ._secrets import new_password
+    from ._secrets import new_password, read_secret, require_source
 
-    if remote_mode(ctx):
-        raise InvalidInput("changing a password against a daemon is not in the CLI yet",
-                           hint="POST /v1/me/password, or `agentcost --local account password` for this store")
-    email = _user(user)
-    store = open_store(ctx)
+    api, whose, shown = _account(ctx, user)
+    email = shown["email"]
+    own = whose is None  # against a daemon: the signed-in user's own account
+    if not own and current_password_stdin:
+        raise InvalidInput("--current-password-stdin is for changing your own password against a daemon",
+                           hint="locally the store's owner sets a password without the current one")
+    if own:  # every source is checked before anything is asked
+        require_source("current password", from_stdin=current_password_stdin, stdin_flag="--current-password-stdin")
+    require_source("password", from_stdin=password_stdin, from_file=password_file, stdin_flag="--password-stdin",
+                   file_flag="--password-file")
+    current = read_secret("current password", from_stdin=current_password_stdin,
+                          stdin_flag="--current-password-stdin") if own else None
     password = new_password(from_stdin=password_stdin, from_file=password_file)
-    change_password(store, LOCAL, new_password=password, email=email)
+    api.change_password(password, current_password=current, email=whose)
     if not quiet:
-        output.info(f"password changed for {email}; their sessions have ended and a notice is queued "
-                    "(`agentcost outbox list`)")
+        ended = "your other sessions have" if own else "their sessions have"
+        output.info(f"password changed for {email}; {ended} ended and a notice is queued (`agentcost outbox list`)")
 
 
 @account_app.command("email")
@@ -267,6 +281,18 @@ def account_revoke_session(
         output.info(f"session {session_id} revoked")
 
 
+def _email_link(ctx: typer.Context, exc: Exception) -> None:
+    """A code from an email was refused by this machine's store: when the user also has a login,
+    the email more likely came from that daemon."""
+    from .. import paths
+    from ..errors import AuthError
+    from ._common import remote_mode
+
+    if isinstance(exc, AuthError) and not remote_mode(ctx) and (paths.config_dir() / "profiles.toml").exists():
+        exc.hint = (f"{exc.hint}; " if exc.hint else "") + ("if the email came from an agentcost server, run "
+                                                              "this with --profile NAME (see `agentcost login`)")
+
+
 @account_app.command("reset-password")
 def account_reset_password(
     ctx: typer.Context,
@@ -280,15 +306,20 @@ def account_reset_password(
     Example: agentcost account reset-password
 
     With both --token-stdin and --password-stdin, the token is the first line and the password the second.
+    Against a daemon this needs no sign-in: use --profile NAME (or AGENTCOST_SERVER) when logged out.
     """
-    from ..services.users import reset_password
+    from ._common import backend
     from ._secrets import new_password, read_secret, require_source
 
     require_source("password", from_stdin=password_stdin, from_file=password_file, stdin_flag="--password-stdin",
                    file_flag="--password-file")  # before the token is asked for
     token = read_secret("token", from_stdin=token_stdin, stdin_flag="--token-stdin")
     password = new_password(from_stdin=password_stdin, from_file=password_file)
-    reset_password(open_store(ctx), token, password)
+    try:
+        backend(ctx).reset_password(token, password)
+    except Exception as exc:
+        _email_link(ctx, exc)
+        raise
     if not quiet:
         output.info("password set; every session of the account has ended: sign in with the new password")
 
@@ -298,11 +329,17 @@ def account_verify_email(ctx: typer.Context, token_stdin: TokenStdinOpt = False,
     """Confirm an email address with the code from the verification email.
 
     Example: agentcost account verify-email --token-stdin < code.txt
+
+    Against a daemon this needs no sign-in: use --profile NAME (or AGENTCOST_SERVER) when logged out.
     """
-    from ..services.users import verify_email
+    from ._common import backend
     from ._secrets import read_secret
 
     token = read_secret("token", from_stdin=token_stdin, stdin_flag="--token-stdin")
-    email = verify_email(open_store(ctx), token)
+    try:
+        email = backend(ctx).verify_email(token)
+    except Exception as exc:
+        _email_link(ctx, exc)
+        raise
     if not quiet:
         output.info(f"verified {email}")

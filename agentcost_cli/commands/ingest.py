@@ -9,7 +9,7 @@ import typer
 
 from .. import output
 from ..errors import ExitCode
-from ._common import QuietOpt, RejectFileOpt, backend, open_store, remote_mode, settings
+from ._common import QuietOpt, RejectFileOpt, backend, settings
 from ._progress import progress
 
 import_app = typer.Typer(help="Import coding-agent logs from their default folders, incrementally.",
@@ -161,25 +161,20 @@ def register(app: typer.Typer) -> None:
 
 def _import_agent(ctx: typer.Context, agent: str, paths: list[Path] | None, project: str | None,
                   reject_file: Path | None, quiet: bool) -> None:
-    from ..services.actor import LOCAL
-    from ..services.ingest import Hooks, agent_log_roots, import_agent_logs
+    """Both modes read this machine's logs. Locally the per-file cursors live in the store; against
+    a daemon the events are uploaded as by `ingest`, and the cursors are kept on this machine."""
+    from ..services.ingest import Hooks, agent_log_roots
 
-    if remote_mode(ctx):
-        from ..errors import InvalidInput
-
-        # Imports keep per-file cursors in the store they write to; uploading them is not built yet.
-        raise InvalidInput(f"import {agent} writes to this machine's store", hint=f"run `agentcost --local import "
-                           f"{agent}`, or `agentcost ingest` the log files to send them to the daemon")
     conf = settings(ctx)
     setting = conf["import.claude_code_path" if agent == "claude-code" else "import.codex_path"]
     roots = agent_log_roots(agent, paths or [], setting)
     options = _options(ctx, fmt=agent, project=project, at=None, strict=False)
-    store = open_store(ctx)
+    api = backend(ctx)
     sink = _RejectSink(reject_file)
     try:
         with progress(f"importing {agent}", quiet=quiet) as bar:
-            summary = import_agent_logs(store, LOCAL, agent, roots, options,
-                                        Hooks(on_reject=sink, on_progress=bar.advance, on_total=bar.total))
+            summary = api.import_agent_logs(agent, roots, options,
+                                            Hooks(on_reject=sink, on_progress=bar.advance, on_total=bar.total))
     finally:
         sink.close()
     _finish(summary, "imported", quiet)

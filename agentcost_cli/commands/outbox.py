@@ -1,4 +1,5 @@
-"""`agentcost outbox list|show`: the emails agentcost has queued (invitations, resets, notices)."""
+"""`agentcost outbox list|show`: the emails agentcost has queued (invitations, resets, notices):
+this machine's store's, or (after `agentcost login`, as a server admin) the daemon's."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .. import output
-from ._common import CsvOpt, JsonOpt, emit_listing, one_format, open_store
+from ._common import CsvOpt, JsonOpt, backend, emit_listing, one_format
 
 outbox_app = typer.Typer(help="Queued emails (invitations, verification, password resets, security notices).",
                          no_args_is_help=True)
@@ -30,11 +31,8 @@ def outbox_list(
 
     Example: agentcost outbox list --status pending
     """
-    from ..services.actor import LOCAL
-    from ..services.outbox import list_messages
-
     fmt = one_format(json=json_, csv=csv_)
-    rows = list_messages(open_store(ctx), LOCAL, status=status, limit=limit)
+    rows = backend(ctx).list_outbox(status=status, limit=limit)
     empty = "the outbox is empty" if status is None else f"no {status} messages"
     if emit_listing(fmt, "messages", OUTBOX_COLUMNS, rows, empty):
         return
@@ -57,10 +55,7 @@ def outbox_show(
 
     Example: agentcost outbox show 3
     """
-    from ..services.actor import LOCAL
-    from ..services.outbox import show_message
-
-    message = show_message(open_store(ctx), LOCAL, message_id)
+    message = backend(ctx).show_outbox(message_id)
     if json_:
         output.write_json(message)
         return

@@ -1,4 +1,8 @@
-"""`agentcost pricing ...`: inspect, override, update and re-apply prices."""
+"""`agentcost pricing ...`: inspect, override, update and re-apply prices.
+
+Every command works on this machine's store or, after `agentcost login`, on the daemon's
+(where anyone signed in reads prices and only server admins change them).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import output
-from ..models import format_usd
-from ._common import JsonOpt, QuietOpt, YesOpt, confirm, open_store, settings
+from ._common import JsonOpt, QuietOpt, YesOpt, backend, confirm, settings
 
 pricing_app = typer.Typer(help="Model prices: list, show, override, update from a source, re-price history.",
                           no_args_is_help=True)
@@ -40,16 +43,13 @@ def pricing_list(
 
     Example: agentcost pricing list --provider anthropic --search sonnet
     """
-    from ..services.actor import LOCAL
-    from ..services.pricing import list_models
-
-    models = list_models(open_store(ctx), LOCAL, search=search, provider=provider, at=_at(at))
+    models = backend(ctx).list_prices(search=search, provider=provider, at=_at(at))
     if json_:
-        output.write_json({"models": [m.__dict__ for m in models]})
+        output.write_json({"models": models})
         return
     output.render_table(
         ["provider", "model", "input", "cache read", "cache write", "cache 1h", "output"],
-        ([m.provider, m.model + (" (deprecated)" if m.deprecated else ""), *(m.rates.get(k, "") for k in
+        ([m["provider"], m["model"] + (" (deprecated)" if m["deprecated"] else ""), *(m["rates"].get(k, "") for k in
           ("input", "cache_read", "cache_write", "cache_write_1h", "output"))] for m in models),
         right=["input", "cache read", "cache write", "cache 1h", "output"],
         title="USD per million tokens",
@@ -70,31 +70,29 @@ def pricing_show(
 
     Example: agentcost pricing show claude-sonnet-4-5-20250929 --at 2026-01-01
     """
-    from ..services.actor import LOCAL
-    from ..services.pricing import show_model
-
-    info = show_model(open_store(ctx), LOCAL, model, provider=provider, at=_at(at))
+    info = backend(ctx).show_price(model, provider=provider, at=_at(at))
     if json_:
-        output.write_json(info.__dict__)
+        output.write_json(info)
         return
     con = output.console()
-    con.print(f"{info.provider}/{info.model}" + (f"  ({info.name})" if info.name else ""), markup=False)
-    con.print(f"source: {info.layer}{'  + manual override' if info.overridden else ''}", markup=False)
-    if info.context_window:
-        con.print(f"context window: {info.context_window:,} tokens")
+    rates: dict[str, Any] = info["rates"]
+    con.print(f"{info['provider']}/{info['model']}" + (f"  ({info['name']})" if info["name"] else ""), markup=False)
+    con.print(f"source: {info['layer']}{'  + manual override' if info['overridden'] else ''}", markup=False)
+    if info["context_window"]:
+        con.print(f"context window: {info['context_window']:,} tokens")
     for key in RATE_ORDER:
-        if key in info.rates:
+        if key in rates:
             unit = "per 1000 requests" if key == "requests_kcount" else "per MTok"
-            con.print(f"  {key:<16} ${info.rates[key]} {unit}", markup=False)
-            for tier in info.rates.get(f"{key}_tiers", []):
+            con.print(f"  {key:<16} ${rates[key]} {unit}", markup=False)
+            for tier in rates.get(f"{key}_tiers", []):
                 con.print(f"  {'':<16}   above {tier['above_prompt_tokens']:,} prompt tokens: ${tier['rate']}",
                           markup=False)
-    for key, value in info.rates.items():
+    for key, value in rates.items():
         if key not in RATE_ORDER and not key.endswith("_tiers"):
             con.print(f"  {key:<16} {value}", markup=False)
-    if len(info.price_periods) > 1:
+    if len(info["price_periods"]) > 1:
         con.print("price history:")
-        for period in info.price_periods:
+        for period in info["price_periods"]:
             con.print(f"  from {period['from'] or 'the start'}: {period['prices']}", markup=False)
 
 
@@ -124,11 +122,8 @@ def pricing_set(
 
     New events use it at once; run `agentcost pricing reprice` to apply it to stored events.
     """
-    from ..services.actor import LOCAL
-    from ..services.pricing import set_override
-
-    override = set_override(
-        open_store(ctx), LOCAL, provider=provider, model=model,
+    override = backend(ctx).set_price_override(
+        provider=provider, model=model,
         rates={"input": input_, "output": output_rate, "cache_read": cache_read, "cache_write": cache_write,
                "cache_write_1h": cache_write_1h},
         effective_from=_at(effective_from), reason=reason,
@@ -150,11 +145,8 @@ def pricing_unset(
 
     Example: agentcost pricing unset gpt-4o --provider openai --yes
     """
-    from ..services.actor import LOCAL
-    from ..services.pricing import unset_override
-
     confirm(f"Remove the price override for {provider}/{model}?", yes)
-    removed = unset_override(open_store(ctx), LOCAL, provider=provider, model=model)
+    removed = backend(ctx).unset_price_override(provider=provider, model=model)
     if not quiet:
         output.info(f"removed {removed} override(s); run `agentcost pricing reprice` to re-apply catalog prices")
 
@@ -170,10 +162,7 @@ def pricing_history(
 
     Example: agentcost pricing history gpt-4o
     """
-    from ..services.actor import LOCAL
-    from ..services.pricing import history
-
-    rows = history(open_store(ctx), LOCAL, provider=provider, model=model)
+    rows = backend(ctx).price_history(provider=provider, model=model)
     if json_:
         output.write_json({"changes": rows})
         return
@@ -198,27 +187,25 @@ def pricing_update(
     Example: agentcost pricing update --source ./model_prices.json
 
     A snapshot with less than half the current models, or one that empties a provider, is refused.
+    Against a daemon, the daemon updates from its own pricing.url (--source is for this machine's store).
     """
-    from ..services.actor import LOCAL
-    from ..services.pricing import update_prices
-
     conf = settings(ctx)
-    result = update_prices(open_store(ctx), LOCAL, source=source or conf["pricing.url"],
-                           timeout=conf["pricing.timeout"])
+    result = backend(ctx).update_prices(source or None, timeout=conf["pricing.timeout"])
     if json_:
-        output.write_json(result.__dict__)
+        output.write_json(result)
         return
     if quiet:
         return
-    if result.status != "updated":
-        output.info(f"prices {result.status}: {result.source}")
+    if result["status"] != "updated":
+        output.info(f"prices {result['status']}: {result['source']}")
         return
-    output.info(f"updated from {result.source}: {result.format}, {result.model_count:,} models from "
-                f"{result.provider_count} providers (revision {result.revision}, sha256 {result.sha256})")
-    for warning in result.warnings[:10]:
+    output.info(f"updated from {result['source']}: {result['format']}, {result['model_count']:,} models from "
+                f"{result['provider_count']} providers (revision {result['revision']}, sha256 {result['sha256']})")
+    for warning in result["warnings"][:10]:
         output.warn(warning)
-    big = [c for c in result.changes if c["pct_change"] and abs(float(c["pct_change"])) >= 20]
-    output.info(f"{len(result.changes):,} price change(s) recorded; {len(big)} of 20% or more "
+    changes = result["changes"]
+    big = [c for c in changes if c["pct_change"] and abs(float(c["pct_change"])) >= 20]
+    output.info(f"{len(changes):,} price change(s) recorded; {len(big)} of 20% or more "
                 "(see `agentcost pricing history`)")
 
 
@@ -228,10 +215,7 @@ def pricing_missing(ctx: typer.Context, json_: JsonOpt = False) -> None:
 
     Example: agentcost pricing missing --json
     """
-    from ..services.actor import LOCAL
-    from ..services.pricing import missing
-
-    rows = missing(open_store(ctx), LOCAL)
+    rows = backend(ctx).missing_prices()
     if json_:
         output.write_json({"unpriced_models": rows})
         return
@@ -260,40 +244,27 @@ def pricing_reprice(
 
     Provider-reported costs (e.g. OpenRouter's) are kept as reported.
     """
-    from ..services.actor import LOCAL
-    from ..services.pricing import reprice
     from ..timeutil import format_utc
 
     since_text = format_utc(_at(since)) if since else None
     if not dry_run:
         confirm("Rewrite stored costs with current prices?", yes)
-    result = reprice(open_store(ctx), LOCAL, since=since_text, dry_run=dry_run)
-    delta = result.cost_after_nanos - result.cost_before_nanos
+    result = backend(ctx).reprice(since=since_text, dry_run=dry_run)
     if json_:
-        output.write_json({
-            "dry_run": dry_run, "examined": result.examined, "changed": result.changed,
-            "newly_priced": result.newly_priced, "newly_unpriced": result.newly_unpriced,
-            "cost_before_usd": format_usd(result.cost_before_nanos),
-            "cost_after_usd": format_usd(result.cost_after_nanos), "difference_usd": format_usd(delta),
-            "pricing_revision": result.revision,
-            "models": [{"provider": p, "model": m, "events": s[0],
-                        "before_usd": None if s[3] == s[0] else format_usd(s[1]),
-                        "after_usd": None if s[4] == s[0] else format_usd(s[2]),
-                        "unpriced_before": s[3], "unpriced_after": s[4]}
-                       for (p, m), s in sorted(result.by_model.items())],
-        })
+        output.write_json(result)
         return
-    if result.by_model:
-        def money(nanos: int, unpriced: int, events: int) -> str:
-            if unpriced == events:
-                return "unpriced"
-            return (format_usd(nanos) or "") + ("*" if unpriced else "")
+    if result["models"]:
+        def money(usd: str | None, unpriced: int) -> str:
+            return "unpriced" if usd is None else usd + ("*" if unpriced else "")
 
         output.render_table(["provider", "model", "events", "before (USD)", "after (USD)"],
-                            ([p, m, f"{s[0]:,}", money(s[1], s[3], s[0]), money(s[2], s[4], s[0])]
-                             for (p, m), s in sorted(result.by_model.items())),
+                            ([m["provider"], m["model"], f"{m['events']:,}",
+                              money(m["before_usd"], m["unpriced_before"]), money(m["after_usd"], m["unpriced_after"])]
+                             for m in result["models"]),
                             right=["events", "before (USD)", "after (USD)"])
     verb = "would change" if dry_run else "changed"
-    output.info(f"{result.examined:,} event(s) examined, {result.changed:,} {verb}; total "
-                f"{format_usd(result.cost_before_nanos)} -> {format_usd(result.cost_after_nanos)} USD "
-                f"({'+' if delta >= 0 else ''}{format_usd(delta)}); pricing revision {result.revision}")
+    difference = result["difference_usd"]
+    output.info(f"{result['examined']:,} event(s) examined, {result['changed']:,} {verb}; total "
+                f"{result['cost_before_usd']} -> {result['cost_after_usd']} USD "
+                f"({'' if difference.startswith('-') else '+'}{difference}); pricing revision "
+                f"{result['pricing_revision']}")

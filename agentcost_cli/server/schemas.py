@@ -109,14 +109,20 @@ class TokenRequest(BaseModel):
     token: str = Field(max_length=256)
 
 
+# New passwords: the length and the rest of the password policy are checked by the service, so an
+# API client gets the same words as the CLI ("password must be at least 8 characters").
+def _new_password() -> Any:
+    return Field(max_length=256, description="At least 8 characters; the server's password policy applies.")
+
+
 class ResetRequest(BaseModel):
     token: str = Field(max_length=256)
-    password: str = Field(min_length=8, max_length=256)
+    password: str = _new_password()
 
 
 class PasswordChange(BaseModel):
     current_password: str = Field(max_length=1024)
-    new_password: str = Field(min_length=8, max_length=256)
+    new_password: str = _new_password()
 
 
 class CodeRequest(BaseModel):
@@ -186,3 +192,252 @@ class SsoTokenRequest(BaseModel):
     code: str | None = Field(None, max_length=64, description="TOTP or recovery code, when the account has MFA.")
     mfa_ticket: str | None = Field(None, max_length=4096, description="From the `/problems/mfa-required` answer "
                                    "to the previous poll: send it with `code`.")
+
+
+# -- prices ----------------------------------------------------------------------------------------
+# Money and rates are decimal strings (exact); rates are USD per million tokens.
+_OUT = ConfigDict(extra="allow")  # answers carry what the service returns; documented fields first
+
+MODEL_PRICES_EXAMPLE: dict[str, Any] = {
+    "provider": "openai", "model": "gpt-4o", "name": "gpt 4o", "layer": "bundled:genai-prices-0.2.3",
+    "rates": {"input": "2.5", "cache_read": "1.25", "output": "10"}, "context_window": 128000,
+    "deprecated": False, "overridden": False,
+    "price_periods": [{"from": None, "prices": "$2.5/input MTok, $10/output MTok, $1.25/input cache read MTok"}],
+}
+
+
+class ModelPrices(BaseModel):
+    """How a model id resolves and the rates in force (the document of `agentcost pricing show --json`)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [MODEL_PRICES_EXAMPLE]})
+
+    provider: str
+    model: str
+    name: str | None = None
+    layer: str = Field(description="Where the price comes from: `bundled:...` (shipped with agentcost), "
+                       "`snapshot:<sha256 prefix>` (a price update) or `override`.")
+    rates: dict[str, Any] = Field(description="USD per million tokens, as decimal strings (`requests_kcount`: per "
+                                  "1000 requests); `<rate>_tiers` lists the long-context tiers of a rate.")
+    context_window: int | None = None
+    deprecated: bool = False
+    overridden: bool = Field(False, description="A manual override is in force.")
+    price_periods: list[dict[str, Any]] = Field(default_factory=list, description="Dated prices, oldest first.")
+
+
+class ModelPricesPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [MODEL_PRICES_EXAMPLE],
+                                                               "next_cursor": "bzoxMDA"}]})
+
+    items: list[ModelPrices]
+    next_cursor: str | None
+
+
+def _rate(what: str = "") -> Any:
+    return Field(None, max_length=40, description=f"{what}USD per million tokens, a decimal string.", examples=["2.5"])
+
+
+class OverrideRates(BaseModel):
+    """Rates to override; those left out keep the catalog's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: str | None = _rate("Uncached input: ")
+    output: str | None = _rate("Output: ")
+    cache_read: str | None = _rate("Cache reads: ")
+    cache_write: str | None = _rate("5-minute cache writes: ")
+    cache_write_1h: str | None = _rate("1-hour cache writes: ")
+
+
+class PriceOverrideRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"provider": "openai", "model": "gpt-4o", "rates": {"input": "2", "output": "8"},
+         "reason": "enterprise agreement", "effective_from": "2026-11-01T00:00:00Z"}]})
+
+    provider: str = Field(max_length=100, description="Provider id: openai, anthropic, google, aws, azure, ...")
+    model: str = Field(max_length=300, description="Catalog id, or the id as the logs write it.")
+    rates: OverrideRates
+    reason: str = Field(max_length=500, description="Why this price differs (kept in the history); required.")
+    effective_from: str | None = Field(None, max_length=64, description="RFC 3339 or a date (UTC); omitted: for "
+                                       "all time.")
+
+
+class PriceOverride(BaseModel):
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {"id": 3, "provider": "openai", "model": "gpt-4o", "rates": {"input": "2", "output": "8"},
+         "effective_from_utc": "2026-11-01T00:00:00.000000Z", "reason": "enterprise agreement",
+         "created_utc": "2026-11-20T10:15:30.123456Z", "revision": 7}]})
+
+    id: int
+    provider: str
+    model: str
+    rates: dict[str, str]
+    effective_from_utc: str
+    reason: str
+    created_utc: str
+    revision: int = Field(description="The pricing revision this override opened.")
+
+
+class OverrideRemoved(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"provider": "openai", "model": "gpt-4o",
+                                                               "removed": 1}]})
+
+    provider: str
+    model: str
+    removed: int = Field(description="How many active overrides ended (they stay in the history).")
+
+
+PRICE_CHANGE_EXAMPLE: dict[str, Any] = {
+    "id": 12, "recorded_utc": "2026-11-20T10:15:30.123456Z", "revision_id": 7, "provider": "openai",
+    "model": "gpt-4o", "field": "output", "old_value": "15", "new_value": "10", "pct_change": "-33.33",
+    "source": "genai-prices"}
+
+
+class PriceChange(BaseModel):
+    model_config = _OUT
+
+    id: int
+    recorded_utc: str
+    revision_id: int | None
+    provider: str
+    model: str
+    field: str
+    old_value: str | None
+    new_value: str | None
+    pct_change: str | None = Field(description="Decimal text; null when a price was added, removed or was zero.")
+    source: str = Field(description="`override`, or the snapshot format of an update.")
+
+
+class PriceChangePage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [PRICE_CHANGE_EXAMPLE],
+                                                               "next_cursor": None}]})
+
+    items: list[PriceChange]
+    next_cursor: str | None
+
+
+class UnpricedModel(BaseModel):
+    model_config = _OUT
+
+    provider: str
+    model: str
+    events: int
+    first_seen: str
+    last_seen: str
+
+
+class UnpricedPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [
+        {"provider": "acme", "model": "acme-internal-llm", "events": 42, "first_seen": "2026-11-01T09:00:00.000000Z",
+         "last_seen": "2026-11-20T17:30:00.000000Z"}], "next_cursor": None}]})
+
+    items: list[UnpricedModel]
+    next_cursor: str | None
+
+
+class PriceUpdate(BaseModel):
+    """What a price update did (the document of `agentcost pricing update --json`)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {"status": "updated", "source": "https://example.com/prices.json", "format": "genai-prices",
+         "sha256": "a616d829...", "model_count": 2330, "provider_count": 47,
+         "changes": [{"provider": "openai", "model": "gpt-4o", "field": "output", "old": "15", "new": "10",
+                      "pct_change": "-33.33"}], "warnings": [], "revision": 8},
+        {"status": "not-modified", "source": "https://example.com/prices.json", "format": None, "sha256": None,
+         "model_count": None, "provider_count": None, "changes": [], "warnings": [], "revision": None}]})
+
+    status: str = Field(description="`updated`, `not-modified` (the source said so) or `unchanged` (same content).")
+    source: str
+    format: str | None = None
+    sha256: str | None = None
+    model_count: int | None = None
+    provider_count: int | None = None
+    changes: list[dict[str, Any]] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    revision: int | None = None
+
+
+class RepriceRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"since": "2026-11-01", "dry_run": True}]})
+
+    since: str | None = Field(None, max_length=64, description="Only events from this time (RFC 3339 or a date, "
+                              "UTC); omitted: every event.")
+    dry_run: bool = Field(False, description="Say what would change; write nothing.")
+
+
+class RepriceModel(BaseModel):
+    model_config = _OUT
+
+    provider: str
+    model: str
+    events: int = Field(description="Events of this model whose cost changes.")
+    before_usd: str | None = Field(description="Their cost before; null when none of them had one.")
+    after_usd: str | None
+    unpriced_before: int
+    unpriced_after: int
+
+
+class RepriceAnswer(BaseModel):
+    """The document of `agentcost pricing reprice --json`."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {"dry_run": True, "examined": 1200, "changed": 40, "newly_priced": 40, "newly_unpriced": 0,
+         "cost_before_usd": "12.500000000", "cost_after_usd": "13.100000000", "difference_usd": "0.600000000",
+         "pricing_revision": 8, "models": [
+             {"provider": "acme", "model": "acme-internal-llm", "events": 40, "before_usd": None,
+              "after_usd": "0.600000000", "unpriced_before": 40, "unpriced_after": 0}]}]})
+
+    dry_run: bool
+    examined: int
+    changed: int
+    newly_priced: int
+    newly_unpriced: int
+    cost_before_usd: str
+    cost_after_usd: str
+    difference_usd: str
+    pricing_revision: int | None
+    models: list[RepriceModel]
+
+
+# -- the outbox --------------------------------------------------------------------------------------
+OUTBOX_EXAMPLE: dict[str, Any] = {
+    "id": 3, "created_utc": "2026-11-20T10:15:30.123456Z", "channel": "email", "recipient": "ana@example.com",
+    "template": "password_reset", "subject": "Reset your agentcost password", "status": "pending", "attempts": 0,
+    "next_attempt_utc": None, "sent_utc": None, "last_error": None}
+
+
+class OutboxMessage(BaseModel):
+    model_config = _OUT
+
+    id: int
+    created_utc: str
+    channel: str
+    recipient: str
+    template: str
+    subject: str
+    status: str = Field(description="pending, sent or failed")
+    attempts: int
+    next_attempt_utc: str | None
+    sent_utc: str | None
+    last_error: str | None
+
+
+class OutboxPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [OUTBOX_EXAMPLE], "next_cursor": None}]})
+
+    items: list[OutboxMessage]
+    next_cursor: str | None
+
+
+class OutboxMessageBody(OutboxMessage):
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {**OUTBOX_EXAMPLE, "body": "Hello Ana,\n\nReset your password: https://costs.example.org/reset-password?..."}]})
+
+    body: str = Field(description="The rendered message: it may hold a live sign-in or reset link.")
+
+
+class VerifiedEmail(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"message": "ana@example.com is verified",
+                                                               "email": "ana@example.com"}]})
+
+    message: str
+    email: str

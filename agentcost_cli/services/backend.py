@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..store.base import EventFilter, Store
@@ -65,6 +66,29 @@ class Backend(Protocol):
     def confirm_mfa(self, code: str, email: str | None = None) -> list[str]: ...
     def disable_mfa(self, code: str, email: str | None = None) -> None: ...
     def regenerate_recovery_codes(self, code: str, email: str | None = None) -> list[str]: ...
+    def change_password(self, new_password: str, *, current_password: str | None = None,
+                        email: str | None = None) -> None: ...
+    def reset_password(self, token: str, new_password: str) -> None: ...
+    def verify_email(self, token: str) -> str: ...
+    # Incremental agent-log import: the files are read here in both modes; where the per-file
+    # cursors live is the backend's business (the store it writes to, or a file on this machine).
+    def import_agent_logs(self, agent: str, roots: Sequence[Path], options: IngestOptions,
+                          hooks: Hooks) -> IngestSummary: ...
+    # Prices: plain dicts (services.pricing's dataclasses as JSON carries them).
+    def list_prices(self, *, search: str | None = None, provider: str | None = None,
+                    at: datetime | None = None) -> list[dict[str, Any]]: ...
+    def show_price(self, model: str, *, provider: str | None = None, at: datetime | None = None) -> dict[str, Any]: ...
+    def set_price_override(self, *, provider: str, model: str, rates: dict[str, str | None],
+                           effective_from: datetime | None, reason: str) -> dict[str, Any]: ...
+    def unset_price_override(self, *, provider: str, model: str) -> int: ...
+    def price_history(self, *, provider: str | None = None, model: str | None = None) -> list[dict[str, Any]]: ...
+    def missing_prices(self) -> list[dict[str, Any]]: ...
+    # `source` None: the configured one (this machine's pricing.url locally, the daemon's own remotely;
+    # a daemon fetches only from its own configuration, so a remote backend refuses a `source`).
+    def update_prices(self, source: str | None = None, *, timeout: float | None = None) -> dict[str, Any]: ...
+    def reprice(self, *, since: str | None = None, dry_run: bool = False) -> dict[str, Any]: ...
+    def list_outbox(self, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]: ...
+    def show_outbox(self, message_id: int) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
@@ -232,6 +256,96 @@ class LocalBackend:
         from .mfa import regenerate_recovery_codes
 
         return regenerate_recovery_codes(self.store, self.actor, code, email)
+
+    def change_password(self, new_password: str, *, current_password: str | None = None,
+                        email: str | None = None) -> None:
+        from .users import change_password
+
+        change_password(self.store, self.actor, new_password=new_password, current_password=current_password,
+                        email=email)
+
+    def reset_password(self, token: str, new_password: str) -> None:
+        from .users import reset_password
+
+        reset_password(self.store, token, new_password, source=self.actor.source)
+
+    def verify_email(self, token: str) -> str:
+        from .users import verify_email
+
+        return verify_email(self.store, token, source=self.actor.source)
+
+    def import_agent_logs(self, agent: str, roots: Sequence[Path], options: IngestOptions,
+                          hooks: Hooks) -> IngestSummary:
+        from .ingest import import_agent_logs
+
+        return import_agent_logs(self.store, self.actor, agent, roots, options, hooks)
+
+    # -- prices ------------------------------------------------------------------------------
+    def list_prices(self, *, search: str | None = None, provider: str | None = None,
+                    at: datetime | None = None) -> list[dict[str, Any]]:
+        from dataclasses import asdict
+
+        from .pricing import list_models
+
+        return [asdict(m) for m in list_models(self.store, self.actor, search=search, provider=provider, at=at)]
+
+    def show_price(self, model: str, *, provider: str | None = None, at: datetime | None = None) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        from .pricing import show_model
+
+        return asdict(show_model(self.store, self.actor, model, provider=provider, at=at))
+
+    def set_price_override(self, *, provider: str, model: str, rates: dict[str, str | None],
+                           effective_from: datetime | None, reason: str) -> dict[str, Any]:
+        from .pricing import set_override
+
+        return set_override(self.store, self.actor, provider=provider, model=model, rates=rates,
+                            effective_from=effective_from, reason=reason)
+
+    def unset_price_override(self, *, provider: str, model: str) -> int:
+        from .pricing import unset_override
+
+        return unset_override(self.store, self.actor, provider=provider, model=model)
+
+    def price_history(self, *, provider: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
+        from .pricing import history
+
+        return history(self.store, self.actor, provider=provider, model=model)
+
+    def missing_prices(self) -> list[dict[str, Any]]:
+        from .pricing import missing
+
+        return missing(self.store, self.actor)
+
+    def update_prices(self, source: str | None = None, *, timeout: float | None = None) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        from .pricing import update_prices
+
+        if source is None or timeout is None:
+            from ..settings import Settings
+
+            conf = Settings.load()
+            source = source or conf["pricing.url"]
+            timeout = timeout or conf["pricing.timeout"]
+        return asdict(update_prices(self.store, self.actor, source=source, timeout=timeout))
+
+    def reprice(self, *, since: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        from .pricing import reprice
+
+        return reprice(self.store, self.actor, since=since, dry_run=dry_run).as_json()
+
+    # -- the outbox --------------------------------------------------------------------------
+    def list_outbox(self, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        from .outbox import list_messages
+
+        return list_messages(self.store, self.actor, status=status, limit=limit)
+
+    def show_outbox(self, message_id: int) -> dict[str, Any]:
+        from .outbox import show_message
+
+        return show_message(self.store, self.actor, message_id)
 
     def close(self) -> None:
         """The store belongs to whoever opened it."""

@@ -309,6 +309,25 @@ class RepriceResult:
     # (provider, model) -> [events, before, after, unpriced before, unpriced after]
     by_model: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
+    def as_json(self) -> dict[str, Any]:
+        """The document of `agentcost pricing reprice --json` and `POST /v1/pricing/reprice`
+        (money as exact decimal strings; a model's cost is null when none of its events has one)."""
+        from ..models import format_usd
+
+        return {
+            "dry_run": self.dry_run, "examined": self.examined, "changed": self.changed,
+            "newly_priced": self.newly_priced, "newly_unpriced": self.newly_unpriced,
+            "cost_before_usd": format_usd(self.cost_before_nanos),
+            "cost_after_usd": format_usd(self.cost_after_nanos),
+            "difference_usd": format_usd(self.cost_after_nanos - self.cost_before_nanos),
+            "pricing_revision": self.revision,
+            "models": [{"provider": p, "model": m, "events": s[0],
+                        "before_usd": None if s[3] == s[0] else format_usd(s[1]),
+                        "after_usd": None if s[4] == s[0] else format_usd(s[2]),
+                        "unpriced_before": s[3], "unpriced_after": s[4]}
+                       for (p, m), s in sorted(self.by_model.items())],
+        }
+
 
 def reprice(store: Store, actor: Actor, *, since: str | None = None, dry_run: bool = False) -> RepriceResult:
     """Recompute computed costs with the current catalog; reported costs stay as reported.

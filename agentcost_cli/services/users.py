@@ -240,7 +240,7 @@ def change_password(store: Store, actor: Actor, *, new_password: str, current_pa
     if own and (current_password is None or row["password_hash"] is None
                 or not passwords.verify_password(row["password_hash"], current_password)):
         audit.record(store, actor, "password.change", target=row["email"], outcome=audit.FAILED)
-        raise AuthError("the current password is wrong")
+        raise AuthError("the current password is wrong", hint="give the password you sign in with now")
     new_hash = passwords.hash_password(checked_password(store, new_password))
     _set_password(store, actor, row, new_hash, how="changed", keep_session=actor.session_id if own else None)
 

@@ -139,8 +139,10 @@ def test_remote_ingest_parses_here_and_stores_there_once(live: tuple[Daemon, dic
                                  "project": "not-mine", "input_tokens": 1}) + "\n")
     refused = _cli(home, "ingest", str(other))
     assert refused.returncode == 6 and "not-mine" in refused.stderr
-    local = _cli(home, "import", "claude-code")
-    assert local.returncode == 2 and "--local" in local.stderr
+    logs = tmp_path / "claude" / "projects"  # never the real ~/.claude: remote imports upload what they read
+    logs.mkdir(parents=True)
+    imported = _cli(home, "import", "claude-code", "--path", str(logs))  # remote too (tests/cli/test_remote_mode.py)
+    assert imported.returncode == 0 and "imported 0 file(s)" in imported.stderr, imported.stderr
 
 
 def test_remote_ingest_keeps_the_largest_copy_of_a_streamed_agent_message(live: tuple[Daemon, dict[str, str]],

@@ -30,8 +30,11 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Pa
     store = open_store(db)
     users.create_user(store, LOCAL, email="root@example.com", password=PASSWORD, admin=True, verified=True)
     store.close()
+    prices = Path(__file__).parents[1] / "fixtures" / "pricing" / "genai_prices_data_v2.json"
     daemon = start_daemon(tmp_path, db, env={"AGENTCOST_RATE_LIMITS": "ip_requests=100000/minute,"
-                                             "user_requests=100000/minute,auth_ip=100000/minute"})
+                                             "user_requests=100000/minute,auth_ip=100000/minute",
+                                             # POST /v1/pricing/update reads this, never the internet
+                                             "AGENTCOST_PRICING_URL": str(prices)})
     try:
         token = httpx.post(f"{daemon.url}/v1/auth/login",
                            json={"email": "root@example.com", "password": PASSWORD}).json()["access_token"]

@@ -1,19 +1,25 @@
-"""Operators and auditors: `/v1/users*`, `/v1/audit`, `/v1/pricing*`, `/v1/outbox`."""
+"""Operators and auditors: `/v1/users*`, `/v1/audit`, `/v1/outbox*`, and `/v1/pricing*` (its own
+module, routes/pricing.py, included here)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from ...services import audit, outbox, pricing, users
+from ...errors import InvalidInput
+from ...services import audit, outbox, users
 from ..deps import ActorDep, StoreDep, UserDep
-from ..paging import page
+from ..paging import decode, page
+from ..schemas import OutboxMessageBody, OutboxPage
+from . import pricing as pricing_routes
 
 router = APIRouter()
+router.include_router(pricing_routes.router)
 Limit = Annotated[int, Query(ge=1, le=1000)]
+MessageId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+MAX_OFFSET = 10_000_000  # an outbox cursor is a position: none is ever this far
 
 
 class UserCreate(BaseModel):
@@ -78,14 +84,18 @@ def audit_log(actor: ActorDep, store: StoreDep, project: str | None = None, sinc
     return {"items": rows, "next_cursor": str(rows[-1]["id"]) if more and rows else None}
 
 
-@router.get("/v1/pricing/models", tags=["pricing"])
-def pricing_models(actor: ActorDep, store: StoreDep, search: str | None = None, provider: str | None = None,
-                   limit: Limit = 100, cursor: str | None = None) -> dict[str, Any]:
-    """The price catalog (USD per million tokens), searchable."""
-    return page([asdict(r) for r in pricing.list_models(store, actor, search=search, provider=provider)],
-                cursor, limit)
+@router.get("/v1/outbox", tags=["outbox"], response_model=OutboxPage)
+def outbox_list(actor: UserDep, store: StoreDep, status: str | None = None, limit: Limit = 100,
+                cursor: str | None = None) -> dict[str, Any]:
+    """Queued and sent messages, newest first, without their bodies (server admins)."""
+    start = decode(cursor)
+    if start > MAX_OFFSET:
+        raise InvalidInput("invalid cursor", hint="pass the next_cursor of the previous page as it was")
+    return page(outbox.list_messages(store, actor, status=status, limit=start + limit + 1), cursor, limit)
 
 
-@router.get("/v1/outbox", tags=["outbox"])
-def outbox_list(actor: UserDep, store: StoreDep, status: str | None = None, limit: Limit = 100) -> dict[str, Any]:
-    return {"items": outbox.list_messages(store, actor, status=status, limit=limit), "next_cursor": None}
+@router.get("/v1/outbox/{message_id}", tags=["outbox"], response_model=OutboxMessageBody,
+            responses={404: {"description": "No such message (`/problems/not-found`)."}})
+def outbox_show(message_id: MessageId, actor: UserDep, store: StoreDep) -> dict[str, Any]:
+    """One message with its rendered body, which may hold a live sign-in or reset link (server admins)."""
+    return outbox.show_message(store, actor, message_id)

@@ -21,6 +21,7 @@ from ..schemas import (
     ResetRequest,
     TokenPair,
     TokenRequest,
+    VerifiedEmail,
 )
 
 
@@ -99,11 +100,12 @@ def reset_password(body: ResetRequest, request: Request, store: StoreDep) -> dic
     return {"message": "password changed; sign in with the new one"}
 
 
-@router.post("/v1/auth/verify-email", response_model=Message)
+@router.post("/v1/auth/verify-email", response_model=VerifiedEmail)
 def verify_email(body: TokenRequest, request: Request, store: StoreDep) -> dict[str, str]:
+    """Confirm an address with the emailed token (single use, 24 hours); answers the address."""
     _auth_limit(request)
     email = users.verify_email(store, body.token, source=source_address(request))
-    return {"message": f"{email} is verified"}
+    return {"message": f"{email} is verified", "email": email}
 
 
 @router.get("/v1/me", tags=["me"])
