@@ -601,7 +601,8 @@ def profile_daemon(args: argparse.Namespace, pyspy: str, templates: Path, varian
         load(args, server, templates, batch, connections, 2, "w")
         cpu_before = process_cpu(server.process.pid)
         spy = subprocess.Popen([pyspy, "record", "-r", str(args.profile_rate), "--format", "raw", "-o", str(raw),
-                                "--threads", "--nonblocking", "-d", str(round(args.profile_seconds)),
+                                "--threads", "--nonblocking", *(["--gil"] if args.profile_gil else []),
+                                "-d", str(round(args.profile_seconds)),
                                 "-p", str(server.process.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.3)
         figures, _ = load(args, server, templates, batch, connections, args.profile_seconds - 1, "p")
@@ -804,6 +805,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-sync", default="FULL")
     parser.add_argument("--profile-seconds", type=float, default=10)
     parser.add_argument("--profile-rate", type=int, default=250)
+    parser.add_argument("--profile-gil", action="store_true",
+                        help="sample only the thread holding the GIL (where Python time goes, not SQLite's)")
     parser.add_argument("--py-spy", help="path to py-spy (default: PATH, then .venv/bin)")
     parser.add_argument("--top", type=int, default=25, help="lines per profile section")
     parser.add_argument("--keep", action="store_true", help="keep the servers' temp dirs (stores, logs)")

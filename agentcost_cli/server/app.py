@@ -18,6 +18,7 @@ from .. import __version__
 from ..services.auth_config import AuthConfig
 from . import openapi, problems
 from .config import ServerConfig
+from .ingest_writer import GroupCommitWriter
 from .limiting import ApiLimiter
 from .routes import admin, events, health, projects, sso, usage
 from .routes import auth as auth_routes
@@ -65,6 +66,7 @@ def create_api(config: ServerConfig, *, auth: AuthConfig | None = None) -> FastA
     multi_instance_check(config.rate_limit_storage, workers=config.workers,
                          shared_store="://" in config.store_path)
     limiter = ApiLimiter(config.rate_limit_storage, config.limits, metrics)
+    writer = GroupCommitWriter(stores)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,9 +76,11 @@ def create_api(config: ServerConfig, *, auth: AuthConfig | None = None) -> FastA
         _ = stores.auth.jwt_key  # create or read the server key now: a bad key file fails the start
         limiter.limiter.check_storage()
         metrics.set_outbox_depth_source(lambda: len(stores.get().list_outbox(status="pending", limit=100_000)))
+        writer.start()
         try:
             yield
         finally:
+            writer.close()  # after the last request: what was acknowledged is committed already
             limiter.close()
             stores.close()
 
@@ -90,6 +94,7 @@ def create_api(config: ServerConfig, *, auth: AuthConfig | None = None) -> FastA
     app.state.config = config
     app.state.stores = stores
     app.state.limiter = limiter
+    app.state.writer = writer
     app.state.metrics = metrics
     problems.install(app)
     openapi.install(app)

@@ -39,6 +39,11 @@ class ServerConfig:
     docs: bool = True
     sso: OidcSettings | None = None  # single sign-on (`sso.*` settings); None: off
 
+    @property
+    def local_store(self) -> bool:
+        """An embedded SQLite file (not a database server reached over the network)."""
+        return "://" not in self.store_path
+
     @classmethod
     def from_settings(cls, overrides: dict[str, Any] | None = None, *, tls: bool = False,
                       workers: int = 1) -> ServerConfig:

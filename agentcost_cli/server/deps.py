@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import AuthError
 from ..services.actor import Actor
@@ -73,8 +74,7 @@ def _charge_address(request: Request) -> None:
         limiter.charge_address(request)
 
 
-def any_actor(request: Request, store: StoreDep) -> Actor:
-    """A user (access token) or an API key."""
+def _key_actor(request: Request, store: Store) -> Actor:
     from ..services.sessions import actor_from_access_token, actor_from_api_key
 
     _charge_address(request)
@@ -88,6 +88,28 @@ def any_actor(request: Request, store: StoreDep) -> Actor:
     else:
         actor = actor_from_access_token(store, secret, source=source)
     return _remember(request, actor)
+
+
+def runs_inline(request: Request) -> bool:
+    """Whether a request's store reads and rate-limit charges may run on the event loop: they
+    may when both are local (an embedded SQLite file, in-process counters), where a lookup
+    costs less than the hand-off to a pool thread. A network store or Redis goes to the pool."""
+    limiter = request.app.state.limiter
+    return request.app.state.config.local_store and (limiter is None or limiter.in_process)
+
+
+async def any_actor(request: Request, store: StoreDep) -> Actor:
+    """A user (access token) or an API key. A key seen in the last second (services/authcache)
+    is checked right here; anything that needs the store goes to the thread pool."""
+    found = _credentials(request)
+    if found is not None and found[0] == "key" and runs_inline(request):
+        from ..auth.apikeys import hash_key, looks_valid
+        from ..services import authcache
+
+        secret = found[1]
+        if looks_valid(secret) and authcache.cached(("api-key", store.location, hash_key(secret))) is not None:
+            return _key_actor(request, store)
+    return await run_in_threadpool(_key_actor, request, store)
 
 
 def user_actor(request: Request, store: StoreDep) -> Actor:

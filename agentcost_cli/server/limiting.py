@@ -18,6 +18,8 @@ from .ratelimit import Limit, LimitState, RateLimiter, attach, enforce
 class ApiLimiter:
     def __init__(self, storage_uri: str, limits: dict[str, str], metrics: object | None = None) -> None:
         self.limiter = RateLimiter(storage_uri)
+        # In-process counters cost microseconds and do no I/O: safe to charge on the event loop.
+        self.in_process = storage_uri.startswith("memory")
         self.limits = {name: Limit.parse(name, text) for name, text in limits.items()}
         self.metrics = metrics
 

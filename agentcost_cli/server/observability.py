@@ -93,8 +93,9 @@ _PUBLIC_CODE_PREFIXES = frozenset({
     "status", "exit", "error", "err", "http", "response", "return", "result", "reason", "problem", "country",
     "currency", "language", "lang", "region", "iso", "zip", "postal", "exception", "event", "source",
 })
-# Fields our own pipeline adds: never secret, skipped for speed.
-_TRUSTED_KEYS = frozenset({"timestamp", "level", "logger", "request_id", "duration_ms", "status"})
+# Fields our own pipeline adds: never secret, skipped for speed. `actor` is Actor.label (`local`,
+# `user:<email>`, `key:<display prefix>`); scrubbing would read `key:ac_live_3kTn` as a secret pair.
+_TRUSTED_KEYS = frozenset({"timestamp", "level", "logger", "request_id", "duration_ms", "status", "actor"})
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")

@@ -120,7 +120,12 @@ class RateLimiter:
             # Never hang a request on a dead Redis; the URI's own options win (redis.from_url).
             options = {"socket_connect_timeout": timeout, "socket_timeout": timeout}
         try:
-            self.storage = storage_from_string(storage_uri, wrap_exceptions=True, **options)
+            if scheme == "memory":
+                from .ratelimit_memory import SweepingMemoryStorage
+
+                self.storage: Any = SweepingMemoryStorage(storage_uri, wrap_exceptions=True)
+            else:
+                self.storage = storage_from_string(storage_uri, wrap_exceptions=True, **options)
         except ConfigurationError as exc:
             raise ConfigError(f"rate limit storage {redact(storage_uri)!r} is not usable: {exc}",
                               hint="use memory:// or redis://host:6379/0") from None

@@ -13,7 +13,7 @@ import orjson
 
 from ..store.accounts import AuditQuery
 from ..store.base import Store
-from . import clock
+from . import authcache, clock
 from .actor import Actor
 from .permissions import Op, readable_project_ids, require_project
 
@@ -26,7 +26,9 @@ def record(store: Store, actor: Actor, action: str, *, target: str | None = None
            outcome: str = OK, detail: dict[str, Any] | None = None, actor_label: str | None = None,
            actor_user_id: int | None = None) -> None:
     """Append one record. `detail` must hold nothing secret (it is shown to project admins).
-    The project's slug is kept too, so records outlive a deleted project legibly."""
+    The project's slug is kept too, so records outlive a deleted project legibly.
+    Every change worth auditing may change who may do what, so cached credentials are forgotten."""
+    authcache.invalidate()
     project = store.get_project_by_id(project_id) if project_id is not None else None
     store.append_audit({
         "ts_utc": clock.now_text(),

@@ -21,6 +21,7 @@ from ..pricing.catalog import Catalog, Layer, bundled_layer
 from ..pricing.engine import Pricer
 from ..store.base import Store
 from ..timeutil import format_utc, now_utc
+from . import authcache
 from .actor import Actor
 from .permissions import Op, require
 
@@ -64,6 +65,7 @@ def current_revision(store: Store, catalog: Catalog) -> int:
         rev = store.add_pricing_revision(
             snapshot_id=snapshot["id"] if snapshot else None, reason=f"catalog loaded ({bundled})"
         )
+        authcache.invalidate()  # the daemon's ingestion rereads the revision at once
         store.set_meta(_BUNDLED_META, bundled)
         return rev
     return int(revision["id"])
@@ -196,6 +198,7 @@ def set_override(store: Store, actor: Actor, *, provider: str, model: str, rates
             snapshot_id=snapshot["id"] if snapshot else None,
             reason=f"override {override['provider']}/{override['model']}: {override['reason']}",
         )
+        authcache.invalidate()  # the daemon's ingestion rereads the revision at once
         store.add_price_history([
             {"recorded_utc": override["created_utc"], "revision_id": revision, "provider": override["provider"],
              "model": override["model"], "field": f"override.{name}", "old_value": None, "new_value": value,
@@ -218,6 +221,7 @@ def unset_override(store: Store, actor: Actor, *, provider: str, model: str) -> 
         snapshot = store.active_pricing_snapshot()
         store.add_pricing_revision(snapshot_id=snapshot["id"] if snapshot else None,
                                    reason=f"override removed {resolution.provider_id}/{resolution.model_ref}")
+        authcache.invalidate()  # the daemon's ingestion rereads the revision at once
     return removed
 
 
@@ -270,6 +274,7 @@ def update_prices(store: Store, actor: Actor, *, source: str, timeout: float) ->
             "etag": fetched.etag, "last_modified": fetched.last_modified,
         })
         revision = store.add_pricing_revision(snapshot_id=snapshot_id, reason=f"update from {source}")
+        authcache.invalidate()  # the daemon's ingestion rereads the revision at once
         store.add_price_history([
             {"recorded_utc": now, "revision_id": revision, "provider": c.provider, "model": c.model,
              "field": c.field, "old_value": c.old, "new_value": c.new, "pct_change": c.pct_change,

@@ -8,7 +8,7 @@ every check also reads the session row, so revocation is immediate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +16,7 @@ from ..auth import apikeys, passwords, tokens
 from ..errors import AuthError, InvalidInput, MfaRequired, NotFound, PermissionDenied
 from ..store.base import Store
 from ..timeutil import format_utc, parse_utc
-from . import audit, clock, mfa, throttle
+from . import audit, authcache, clock, mfa, throttle
 from .actor import Actor, user_actor
 from .auth_config import auth_config
 from .users import _self_or_operator, normalize_email
@@ -194,46 +194,59 @@ def actor_from_access_token(store: Store, token: str, *, source: str | None = No
 
 def actor_from_api_key(store: Store, key: str, *, source: str | None = None) -> Actor:
     """The key's actor. Malformed, unknown, revoked and expired keys fail with one message (KEY-06);
-    a typo fails on its checksum before any lookup (KEY-01)."""
+    a typo fails on its checksum before any lookup (KEY-01). A valid key's lookup is remembered
+    for a second (services/authcache.py); expiry and the project's networks are checked every time."""
     key = key.strip()
     if not apikeys.looks_valid(key):
         raise AuthError(BAD_KEY)
-    row = store.find_api_key(apikeys.hash_key(key))
+    digest = apikeys.hash_key(key)
+    found = authcache.remembered(("api-key", store.location, digest), lambda: _key_lookup(store, digest))
+    if found is None:
+        raise AuthError(BAD_KEY)
+    actor, expires_utc, networks, slug = found
+    if expires_utc is not None and clock.now() >= parse_utc(expires_utc):
+        raise AuthError(BAD_KEY)
+    _check_networks(networks, slug, source)
+    return replace(actor, source=source)
+
+
+def _key_lookup(store: Store, digest: str) -> tuple[Actor, str | None, str, str] | None:
+    """(actor, expiry, the project's allowed networks, its slug) of a live key, or None."""
+    row = store.find_api_key(digest)
     now = clock.now()
     if row is None or row["revoked_utc"] is not None or (
             row["expires_utc"] is not None and now >= parse_utc(row["expires_utc"])):
-        raise AuthError(BAD_KEY)
+        return None
     if row["created_by_user_id"] is not None:
         creator = store.get_user(int(row["created_by_user_id"]))
         if creator is not None and creator["status"] != "active":
-            raise AuthError(BAD_KEY)
-    _check_networks(store, row, source)
+            return None
+    project = store.get_project_by_id(int(row["project_id"]))
     # At most one write per key per minute (KEY-05): a busy key must not turn every request into a
     # write transaction (a commit is an fsync). The store's conditional update settles races.
     stale = format_utc(now - KEY_TOUCH_INTERVAL)
     if row["last_used_utc"] is None or row["last_used_utc"] <= stale:
         store.touch_api_key(int(row["id"]), format_utc(now), stale)
-    return Actor(kind="key", key_id=int(row["id"]), key_prefix=str(row["prefix"]),
-                 key_project_id=int(row["project_id"]), scopes=frozenset(str(row["scopes"]).split(",")),
-                 source=source)
+    actor = Actor(kind="key", key_id=int(row["id"]), key_prefix=str(row["prefix"]),
+                  key_project_id=int(row["project_id"]), scopes=frozenset(str(row["scopes"]).split(",")))
+    return (actor, row["expires_utc"], str(project["allowed_networks"] or "") if project else "",
+            str(project["slug"]) if project else "")
 
 
-def _check_networks(store: Store, key: dict[str, Any], source: str | None) -> None:
+def _check_networks(allowed: str, slug: str, source: str | None) -> None:
     """A project with an allow-list accepts its keys only from those networks. The key is valid,
     so the refusal may say so (403), unlike an unknown key's 401."""
-    import ipaddress
-
-    project = store.get_project_by_id(int(key["project_id"]))
-    allowed = str(project["allowed_networks"] or "") if project else ""
     if not allowed:
         return
+    import ipaddress
+
     try:
         address = ipaddress.ip_address(source or "")
     except ValueError:
         address = None
     if address is None or not any(address in ipaddress.ip_network(n) for n in allowed.split(",") if n):
         raise PermissionDenied(f"this key may not be used from {source or 'an unknown address'}",
-                               hint=f"project {project['slug'] if project else ''} allows {allowed}")
+                               hint=f"project {slug} allows {allowed}")
 
 
 # -- a user's own sessions ----------------------------------------------------------

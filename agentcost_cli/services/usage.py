@@ -23,7 +23,7 @@ from ..ingest.pipeline import IngestOptions
 from ..models import PricedEvent
 from ..pricing.engine import Pricer
 from ..store.base import Store
-from . import clock
+from . import authcache, clock
 from .actor import Actor
 from .ingest import _ingest_scope
 from .pricing import load_pricer
@@ -56,7 +56,14 @@ def _pricer(store: Store) -> Pricer:
     new revision), so a busy daemon does not rebuild the catalog per request. Shared by every
     connection to the same store in this process: the daemon opens one per worker thread, and
     building a catalog per thread costs seconds of CPU under load."""
-    revision = store.current_pricing_revision()
+    # Read once a second, not per request (authcache): a price change made in this process
+    # clears it at once, one made by another daemon applies within the second.
+    memo = ("pricing-revision", store.location)
+    revision = authcache.cached(memo)
+    if revision is None:
+        revision = store.current_pricing_revision()
+        if revision is not None:  # a store with no revision yet gets one from load_pricer below
+            authcache.remembered(memo, lambda: revision)
     key = (store.location, revision["id"] if revision is not None else None)
     with _PRICERS_LOCK:
         cached = _PRICERS.get(key)
@@ -75,18 +82,31 @@ def _pointer(index: int, message: str) -> str:
     return f"/events/{index}/{first}" if first in NATIVE_FIELDS else f"/events/{index}"
 
 
-def record_events(store: Store, actor: Actor, items: Sequence[Any], *, fmt: str = "native",
-                  project: str | None = None) -> BatchResult:
-    """Validate, price and store a batch; one ItemResult per item, in order.
+@dataclass
+class PreparedBatch:
+    """A batch validated, priced and checked against the actor's permissions, not yet stored:
+    what `commit_batches` needs, so a daemon can commit many requests' batches in one transaction."""
+
+    received: str
+    results: list[ItemResult | None]
+    accepted: list[tuple[int, str, list[PricedEvent]]]
+
+
+def prepare_events(store: Store, actor: Actor, items: Sequence[Any], *, fmt: str = "native",
+                   project: str | None = None) -> PreparedBatch:
+    """Validate, price and permission-check a batch (reads the store, writes nothing).
 
     Raises:
         PermissionDenied, NotFound: the actor may not ingest at all, or not into `project`.
         InvalidInput: an unknown format.
-        StoreError: the batch could not be committed (nothing of it is stored).
     """
     if fmt not in API_FORMATS:
         raise InvalidInput(f"unknown format {fmt!r}", hint=f"use one of {', '.join(API_FORMATS)}")
-    options, check = _ingest_scope(store, actor, IngestOptions(fmt=fmt, project=project))
+    # Where the actor may write, remembered for a second like the credential (authcache).
+    who = (actor.kind, actor.key_id, actor.user_id, actor.is_admin, actor.scopes)
+    options, check = authcache.remembered(
+        ("ingest-scope", store.location, who, fmt, project),
+        lambda: _ingest_scope(store, actor, IngestOptions(fmt=fmt, project=project)))
     parser = registry.get_parser(fmt)
     received = clock.now_text()
     ctx = SourceContext(path="api", fallback_timestamp=received, project=options.project)
@@ -106,21 +126,45 @@ def record_events(store: Store, actor: Actor, items: Sequence[Any], *, fmt: str 
             continue
         accepted.append((index, item_id, [pricer.price(e, options.project or e.project or options.default_project)
                                           for e in events]))
+    return PreparedBatch(received, results, accepted)
+
+
+def commit_batches(store: Store, batches: Sequence[PreparedBatch]) -> list[BatchResult]:
+    """Store prepared batches in one transaction (one commit, one rollup fold for all of them);
+    one BatchResult per batch, in order. An id seen earlier in the same call is a duplicate,
+    across batches too, exactly as if they had been committed one after the other.
+
+    Raises:
+        StoreError: the transaction failed; nothing of any batch is stored.
+    """
+    answers: list[list[ItemResult | None]] = [list(batch.results) for batch in batches]
     with store.transaction():
-        seen = _stored_keys(store, [p for _, _, priced in accepted for p in priced])
+        seen = _stored_keys(store, [p for batch in batches for _, _, priced in batch.accepted for p in priced])
         fresh: list[PricedEvent] = []
-        for index, item_id, priced in accepted:
-            keys = [(p.project, p.dedupe_key) for p in priced]
-            if all(key in seen for key in keys):
-                results[index] = ItemResult(index, item_id, "duplicate")
-                continue
-            new = [p for p in priced if (p.project, p.dedupe_key) not in seen]
-            seen.update(keys)
-            fresh.extend(new)
-            results[index] = ItemResult(index, item_id, "created")
-        if fresh:
-            store.insert_events(fresh, ingested_utc=received)
-    return BatchResult([r for r in results if r is not None])
+        for batch, results in zip(batches, answers, strict=True):
+            for index, item_id, priced in batch.accepted:
+                keys = [(p.project, p.dedupe_key) for p in priced]
+                if all(key in seen for key in keys):
+                    results[index] = ItemResult(index, item_id, "duplicate")
+                    continue
+                fresh.extend(p for p in priced if (p.project, p.dedupe_key) not in seen)
+                seen.update(keys)
+                results[index] = ItemResult(index, item_id, "created")
+        if fresh:  # one ingest run for the group: they arrived within one commit's time
+            store.insert_events(fresh, ingested_utc=batches[0].received)
+    return [BatchResult([r for r in results if r is not None]) for results in answers]
+
+
+def record_events(store: Store, actor: Actor, items: Sequence[Any], *, fmt: str = "native",
+                  project: str | None = None) -> BatchResult:
+    """Validate, price and store a batch; one ItemResult per item, in order.
+
+    Raises:
+        PermissionDenied, NotFound: the actor may not ingest at all, or not into `project`.
+        InvalidInput: an unknown format.
+        StoreError: the batch could not be committed (nothing of it is stored).
+    """
+    return commit_batches(store, [prepare_events(store, actor, items, fmt=fmt, project=project)])[0]
 
 
 def _parse_item(index: int, item: Any, fmt: str, parser: Any,

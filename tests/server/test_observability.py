@@ -697,3 +697,13 @@ def test_sentry_envelopes_sent_to_a_local_server_hold_no_secret(tmp_path: Path) 
     # and the daemon's own stderr, the JSON log lines, is clean too
     for secret in (KEY, "secret123", "hunter2", "cookie-secret"):
         assert secret not in done.stderr
+
+
+def test_the_access_line_names_a_key_by_its_display_prefix() -> None:
+    """Actor labels are built never to hold a secret; `key:<prefix>` is not a `key: value` pair."""
+    from agentcost_cli.server.observability import redact
+
+    line = redact(None, "info", {"event": "request", "actor": "key:ac_live_3kTn",
+                                 "detail": "key: ac_live_3kTnQ9v2xYzABCDEFGHIJ"})
+    assert line["actor"] == "key:ac_live_3kTn"
+    assert "QYz" not in line["detail"] and "ac_live_3kTnQ9" not in line["detail"]
