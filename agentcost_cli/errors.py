@@ -70,6 +70,12 @@ class AuthError(AgentcostError):
     http_status = 401
 
 
+class InvalidToken(AuthError):
+    """The bearer credential itself (an access token or API key) is unknown, expired or revoked.
+    The API says so with RFC 6750's `WWW-Authenticate: Bearer error="invalid_token"`, which tells a
+    client that a refreshed token may succeed, unlike a wrong password or code in the body."""
+
+
 class MfaRequired(AuthError):
     """The password was right; a TOTP or recovery code must follow."""
 

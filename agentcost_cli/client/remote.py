@@ -214,13 +214,6 @@ class RemoteBackend:
         self.session.request("DELETE", _path("v1", "users", email))
 
     # -- the signed-in user's own account (`email` must be None: see _me) ---------------------
-    def _fresh_token(self) -> None:
-        """Before sending a password or a code: a wrong one answers 401, which the session would
-        take for a stale access token and send again after a refresh, so one mistyped code would
-        count as two failed attempts (and reach the throttle twice as fast). A 401 on a token
-        fresh from a refresh is not retried."""
-        self.session._access = None
-
     @staticmethod
     def _me(email: str | None) -> None:
         if email is not None:
@@ -248,17 +241,14 @@ class RemoteBackend:
 
     def confirm_mfa(self, code: str, email: str | None = None) -> list[str]:
         self._me(email)
-        self._fresh_token()
         return list(self._json("POST", "/v1/me/mfa/confirm", json={"code": code})["recovery_codes"])
 
     def disable_mfa(self, code: str, email: str | None = None) -> None:
         self._me(email)
-        self._fresh_token()
         self.session.request("POST", "/v1/me/mfa/disable", json={"code": code})
 
     def regenerate_recovery_codes(self, code: str, email: str | None = None) -> list[str]:
         self._me(email)
-        self._fresh_token()
         return list(self._json("POST", "/v1/me/recovery-codes", json={"code": code})["recovery_codes"])
 
     def change_password(self, new_password: str, *, current_password: str | None = None,
@@ -268,7 +258,6 @@ class RemoteBackend:
             from ..errors import InvalidInput
 
             raise InvalidInput("changing your own password needs your current one")
-        self._fresh_token()
         self._json("POST", "/v1/me/password", json={"current_password": current_password,
                                                      "new_password": new_password})
 

@@ -319,7 +319,9 @@ class RemoteSession:
     def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """An authenticated request (`path` is relative to the server URL; `kw` go to httpx).
 
-        A 401 with a cached access token (revoked or expired early) is retried once after a refresh.
+        A 401 that blames the cached access token (RFC 6750 `error="invalid_token"`: revoked, or
+        expired early) is retried once after a refresh; any other 401 (a wrong password or code
+        in the body) is not, so a mistyped code counts once against the throttle.
 
         Raises:
             AuthError (401), PermissionDenied (403), NotFound (404), Conflict (409),
@@ -327,7 +329,7 @@ class RemoteSession:
         """
         token, fresh = self._access_token()
         response = self._send(method, path, token=token, **kw)
-        if response.status_code == 401 and not fresh:
+        if response.status_code == 401 and not fresh and _blames_token(response):
             self._access = None
             token, _ = self._access_token()
             response = self._send(method, path, token=token, **kw)
@@ -387,3 +389,8 @@ def open_session(profile: str | None = None, server: str | None = None, *, store
     AGENTCOST_PROFILE / AGENTCOST_SERVER, then profiles.toml), and that resolution."""
     target = resolve(profile, server)
     return RemoteSession(target.server, target.profile, store or CredentialStore(), **options), target
+
+
+def _blames_token(response: httpx.Response) -> bool:
+    """Whether a 401 says the bearer token itself was refused (RFC 6750, section 3)."""
+    return 'error="invalid_token"' in response.headers.get("www-authenticate", "")

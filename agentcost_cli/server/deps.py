@@ -7,12 +7,14 @@ the dependency they use; the permission itself is decided in services/.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import AuthError
+from ..errors import AuthError, InvalidToken
 from ..services.actor import Actor
 from ..store.base import Store
 
@@ -83,11 +85,24 @@ def _key_actor(request: Request, store: Store) -> Actor:
         raise AuthError("credentials required", hint="send Authorization: Bearer <API key or access token>")
     kind, secret = found
     source = source_address(request)
-    if kind == "key":
-        actor = actor_from_api_key(store, secret, source=source)
-    else:
-        actor = actor_from_access_token(store, secret, source=source)
+    with _bearer_refused():
+        if kind == "key":
+            actor = actor_from_api_key(store, secret, source=source)
+        else:
+            actor = actor_from_access_token(store, secret, source=source)
     return _remember(request, actor)
+
+
+@contextmanager
+def _bearer_refused() -> Iterator[None]:
+    """A credential that does not resolve is the token's fault (InvalidToken: RFC 6750's
+    `invalid_token`); clients refresh and retry only then, never after a wrong password."""
+    try:
+        yield
+    except InvalidToken:
+        raise
+    except AuthError as exc:
+        raise InvalidToken(exc.message, hint=exc.hint) from None
 
 
 def runs_inline(request: Request) -> bool:
@@ -120,7 +135,9 @@ def user_actor(request: Request, store: StoreDep) -> Actor:
     found = _credentials(request)
     if found is None or found[0] != "token":
         raise AuthError("a user access token is required", hint="sign in: POST /v1/auth/login")
-    return _remember(request, actor_from_access_token(store, found[1], source=source_address(request)))
+    with _bearer_refused():
+        actor = actor_from_access_token(store, found[1], source=source_address(request))
+    return _remember(request, actor)
 
 
 ActorDep = Annotated[Actor, Depends(any_actor)]

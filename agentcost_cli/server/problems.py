@@ -20,6 +20,7 @@ from ..errors import (
     AuthError,
     Conflict,
     InvalidInput,
+    InvalidToken,
     MfaRequired,
     NotFound,
     PermissionDenied,
@@ -121,8 +122,8 @@ def install(app: FastAPI) -> None:
         extra: dict[str, Any] = {}
         if isinstance(exc, Throttled):
             headers["Retry-After"] = str(exc.retry_after)
-        if isinstance(exc, AuthError):
-            headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, AuthError):  # RFC 6750: only a bad bearer token is `invalid_token`
+            headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if isinstance(exc, InvalidToken) else "Bearer"
         if exc.hint:
             extra["hint"] = exc.hint
         if slug == "internal-error":

@@ -259,16 +259,17 @@ class ContractAuthServer:
             self.counts["me"] += 1
             found = self._access.get(token.strip()) if scheme.lower() == "bearer" else None
             if found is None or found[1] <= time.monotonic():
-                return _problem(401, "unauthenticated", "invalid or expired access token")
+                return _problem(401, "unauthenticated", "invalid or expired access token", _INVALID_TOKEN)
             session = self._sessions[found[0]]
             if session.revoked_reason is not None:
-                return _problem(401, "unauthenticated", "invalid or expired access token")
+                return _problem(401, "unauthenticated", "invalid or expired access token", _INVALID_TOKEN)
             user = session.user
             return 200, {"id": user.id, "email": user.email, "display_name": user.display_name,
                          "is_admin": user.is_admin, "mfa": bool(user.totp_secret), "status": "active"}, {
                 "Cache-Control": "no-store"}
 
 
+_INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}  # as the daemon: RFC 6750
 _TITLES = {401: "Not authenticated", 404: "Not found", 405: "Method not allowed", 422: "Validation failed",
            429: "Too many requests", 400: "Malformed JSON"}
 
@@ -277,7 +278,7 @@ def _problem(status: int, slug: str, detail: str, headers: dict[str, str] | None
              ) -> tuple[int, dict[str, Any], dict[str, str]]:
     extra = dict(headers or {})
     if status == 401:
-        extra["WWW-Authenticate"] = "Bearer"
+        extra.setdefault("WWW-Authenticate", "Bearer")
     return status, {"type": f"/problems/{slug}", "title": _TITLES.get(status, "Error"), "status": status,
                     "detail": detail}, extra
 

@@ -176,6 +176,25 @@ def test_unknown_and_revoked_keys_get_the_same_answer(api: Api) -> None:
     assert revoked.status_code == unknown.status_code == 401 and revoked.json() == unknown.json()
 
 
+def test_only_a_refused_bearer_token_is_invalid_token(api: Api) -> None:
+    """RFC 6750: `error="invalid_token"` tells a client a refreshed token may work; a wrong
+    password in the body must not say so, or the client would send it twice."""
+    keys = seed_team(api.db)
+    from agentcost_cli.auth.apikeys import generate_key
+
+    unknown = api.client.post("/v1/events", json=event(1), headers=bearer(generate_key()))
+    assert unknown.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    stale = api.client.get("/v1/me", headers=bearer("not.a.jwt"))
+    assert stale.status_code == 401 and stale.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    missing = api.client.get("/v1/me")
+    assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+    session = login(api)
+    wrong = api.client.post("/v1/me/password", headers=bearer(session["access_token"]),
+                            json={"current_password": "not my password", "new_password": "a brand new passphrase"})
+    assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+    assert keys
+
+
 def test_login_refresh_me_and_logout(api: Api) -> None:
     seed_team(api.db)
     session = login(api)
