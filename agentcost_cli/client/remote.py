@@ -213,6 +213,15 @@ class RemoteBackend:
     def delete_user(self, email: str) -> None:
         self.session.request("DELETE", _path("v1", "users", email))
 
+    def list_identities(self, email: str | None = None) -> list[dict[str, Any]]:
+        path = _path("v1", "me", "identities") if email is None else _path("v1", "users", email, "identities")
+        found: list[dict[str, Any]] = self._json("GET", path)["identities"]
+        return found
+
+    def unlink_identities(self, email: str, *, issuer: str | None = None) -> int:
+        params = {"issuer": issuer} if issuer is not None else None
+        return int(self._json("DELETE", _path("v1", "users", email, "identities"), params=params)["removed"])
+
     # -- the signed-in user's own account (`email` must be None: see _me) ---------------------
     @staticmethod
     def _me(email: str | None) -> None:

@@ -1,4 +1,4 @@
-"""`agentcost users list|create|show|update|disable|enable|delete`: accounts.
+"""`agentcost users list|create|show|update|disable|enable|delete|identities|unlink-identity`: accounts.
 
 Locally the CLI acts as the store's owner (whoever can open the file manages every account in
 it); after `agentcost login` the same commands ask the daemon, where a server admin may.
@@ -15,7 +15,8 @@ from ..errors import InvalidInput
 from ._common import CsvOpt, JsonOpt, QuietOpt, YesOpt, backend, confirm, emit_listing, one_format, plain
 from ._secrets import PasswordFileOpt, PasswordStdinOpt
 
-users_app = typer.Typer(help="User accounts: create (or invite), list, show, update, disable, enable, delete.",
+users_app = typer.Typer(help="User accounts: create (or invite), list, show, update, disable, enable, delete, and "
+                        "their single sign-on identities.",
                         no_args_is_help=True)
 
 EmailArg = Annotated[str, typer.Argument(help="The account's email address.", show_default=False)]
@@ -202,3 +203,53 @@ def users_delete(ctx: typer.Context, email: EmailArg, yes: YesOpt = False, quiet
     backend(ctx).delete_user(email)
     if not quiet:
         output.info(f"deleted {email}")
+
+
+IDENTITY_COLUMNS = ("issuer", "subject", "email_at_link", "created_utc", "last_login_utc")
+
+
+@users_app.command("identities")
+def users_identities(
+    ctx: typer.Context,
+    email: Annotated[str | None, typer.Argument(help="Whose (server admins); default: your own account.",
+                                                show_default=False)] = None,
+    json_: JsonOpt = False,
+    csv_: CsvOpt = False,
+) -> None:
+    """The single sign-on identities (provider issuer and subject) linked to an account.
+
+    Example: agentcost users identities bo@example.com
+    """
+
+    fmt = one_format(json=json_, csv=csv_)
+    rows = backend(ctx).list_identities(email)
+    if emit_listing(fmt, "identities", IDENTITY_COLUMNS, rows, "no single sign-on identity is linked"):
+        return
+    output.render_table(
+        ["issuer", "subject", "address when linked", "linked", "last sign-in"],
+        ([r["issuer"], r["subject"], plain(r["email_at_link"]), _day(r["created_utc"]),
+          (r["last_login_utc"] or "")[:16].replace("T", " ")] for r in rows),
+        droppable=["address when linked", "last sign-in", "linked"],
+    )
+
+
+@users_app.command("unlink-identity")
+def users_unlink_identity(
+    ctx: typer.Context,
+    email: EmailArg,
+    issuer: Annotated[str | None, typer.Option("--issuer", help="Only the link at this provider (its issuer URL).",
+                                               show_default=False)] = None,
+    yes: YesOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Remove an account's single sign-on links, so its next sign-in links by verified address.
+
+    For when the provider refused a sign-in as an identity conflict and you have checked that
+    the new identity is the same person. Example: agentcost users unlink-identity bo@example.com --yes
+    """
+
+    where = f" at {issuer}" if issuer else ""
+    confirm(f"Remove the single sign-on links of {email}{where}?", yes)
+    removed = backend(ctx).unlink_identities(email, issuer=issuer)
+    if not quiet:
+        output.info(f"removed {removed} link(s) of {email}{where}")

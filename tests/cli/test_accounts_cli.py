@@ -624,6 +624,34 @@ def test_users_update_grants_and_removes_admin(ac: Callable[..., Outcome]) -> No
     assert [r["detail"] for r in records] == [{"is_admin": False}, {"display_name": "Bo", "is_admin": True}]
 
 
+def test_users_identities_lists_and_unlinks_single_sign_on_links(ac: Callable[..., Outcome], db: Path) -> None:
+    from agentcost_cli.store import open_store
+
+    assert create_user(ac, "bo@example.com").code == 0
+    store = open_store(db)
+    user_id = store.find_user("bo@example.com")["id"]
+    for issuer, subject in (("https://github.com", "583231"), ("https://idp.example.com", "00u1ab")):
+        store.insert_identity({"user_id": user_id, "issuer": issuer, "subject": subject,
+                               "email_at_link": "bo@example.com", "created_utc": "2026-11-20T12:00:00Z"})
+    store.close()
+    listed = ac("users", "identities", "bo@example.com", "--json")
+    assert listed.code == 0 and [(i["issuer"], i["subject"]) for i in listed.json()["identities"]] == [
+        ("https://github.com", "583231"), ("https://idp.example.com", "00u1ab")]
+    table = ac("users", "identities", "bo@example.com")
+    assert "583231" in table.stdout and "idp.example.com" in table.stdout
+    refused = ac("users", "unlink-identity", "bo@example.com")  # not a terminal, no --yes
+    assert refused.code == ExitCode.USAGE and "--yes" in refused.stderr
+    one = ac("users", "unlink-identity", "bo@example.com", "--issuer", "https://github.com", "--yes")
+    assert one.code == 0 and "removed 1 link(s)" in one.stderr
+    assert [i["issuer"] for i in ac("users", "identities", "bo@example.com", "--json").json()["identities"]] == [
+        "https://idp.example.com"]
+    assert ac("users", "unlink-identity", "bo@example.com", "--yes").code == 0
+    assert "no single sign-on identity" in ac("users", "identities", "bo@example.com").stderr
+    records = ac("audit", "list", "--action", "user.identity.unlink", "--json").json()["records"]
+    assert len(records) == 2 and records[-1]["detail"]["identities"] == [
+        {"issuer": "https://github.com", "subject": "583231"}]
+
+
 def test_account_email_moves_the_sign_in_address(ac: Callable[..., Outcome]) -> None:
     assert create_user(ac, "ana@example.com").code == 0
     moved = ac("account", "email", "Ana@New.example", "--user", "ana@example.com", "--json")

@@ -276,7 +276,34 @@ REFUSALS: dict[str, tuple[str, Callable[[Backend], Any], type[AgentcostError]]] 
         "not-a-token", "a brand new passphrase"), AuthError),
     "a verification code that is not one": ("viewer@example.com", lambda b: b.verify_email("not-a-token"),
                                             AuthError),
+    "a non-admin reads another's identities": ("viewer@example.com", lambda b: b.list_identities(ROOT),
+                                               PermissionDenied),
+    "a non-admin unlinks identities": ("owner@example.com", lambda b: b.unlink_identities("viewer@example.com"),
+                                       PermissionDenied),
+    "identities of nobody": (ROOT, lambda b: b.list_identities("nobody@example.com"), NotFound),
 }
+
+
+def test_an_administrator_lists_and_unlinks_identities_through_either_backend(
+        daemon: tuple[Daemon, dict[str, str]]) -> None:
+    running, _ = daemon
+    store, local, remote = _both(running, ROOT)
+    try:
+        viewer = store.find_user("viewer@example.com")
+        for index, chosen in enumerate((local, remote)):
+            for issuer in ("https://idp.example.com", "https://github.com"):
+                store.insert_identity({"user_id": viewer["id"], "issuer": issuer, "subject": f"sub-{index}",
+                                       "email_at_link": "viewer@example.com", "created_utc": "2026-11-20T12:00:00Z"})
+            listed = chosen.list_identities("viewer@example.com")
+            assert listed == (remote if chosen is local else local).list_identities("viewer@example.com")
+            assert [(i["issuer"], i["subject"]) for i in listed] == [
+                ("https://github.com", f"sub-{index}"), ("https://idp.example.com", f"sub-{index}")]
+            assert chosen.unlink_identities("viewer@example.com", issuer="https://github.com") == 1
+            assert chosen.unlink_identities("viewer@example.com") == 1
+            assert chosen.list_identities("viewer@example.com") == []
+    finally:
+        remote.close()
+        store.close()
 
 
 @pytest.mark.parametrize("case", sorted(REFUSALS))
