@@ -184,6 +184,11 @@ SPECS: tuple[SettingSpec, ...] = (
         "Most events in one POST /v1/events (413 beyond).",
     ),
     SettingSpec(
+        "server.ingest_worker", "AGENTCOST_INGEST_WORKER", _bool, lambda: True,
+        "Validate and price large POST /v1/events batches (16+ events) in a helper process, so they "
+        "do not share the daemon's one core for Python (embedded SQLite stores only).",
+    ),
+    SettingSpec(
         "server.rate_limit_storage", "AGENTCOST_RATE_LIMIT_STORAGE", _text, lambda: "memory://",
         "Where rate-limit counters live: memory:// (one daemon) or redis://host:6379 (several daemons).",
     ),

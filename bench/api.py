@@ -101,6 +101,28 @@ def process_cpu(pid: int) -> float:
     return user + system
 
 
+def tree_times(pid: int) -> tuple[float, float]:
+    """(user, sys) CPU seconds of a live process and its live descendants (the daemon's ingest
+    helper process is part of the server, not "other processes")."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    user = system = 0.0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        u, s = process_times(current)
+        user, system = user + u, system + s
+        todo.extend(children.get(current, ()))
+    return user, system
+
+
 def process_times(pid: int) -> tuple[float, float]:
     """(user, sys) CPU seconds, all threads, of a live process."""
     try:
@@ -528,9 +550,9 @@ def measure(args: argparse.Namespace, templates: Path, kind: str, mode: str, syn
                 warm, _ = load(args, server, templates, batch, connections, args.warmup, "w")
                 acknowledged += (warm["requests"] - warm["errors"]["status"]) * batch
             log_before = server.log_path.stat().st_size
-            times_before, jiffies_before = process_times(server.process.pid), cpu_jiffies()
+            times_before, jiffies_before = tree_times(server.process.pid), cpu_jiffies()
             figures, client_cpu = load(args, server, templates, batch, connections, duration, "m")
-            times_after, jiffies_after = process_times(server.process.pid), cpu_jiffies()
+            times_after, jiffies_after = tree_times(server.process.pid), cpu_jiffies()
             log_bytes = server.log_path.stat().st_size - log_before
             non_2xx = figures["errors"]["status"]
             acknowledged += (figures["requests"] - non_2xx) * batch

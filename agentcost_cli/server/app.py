@@ -18,6 +18,7 @@ from .. import __version__
 from ..services.auth_config import AuthConfig
 from . import openapi, problems
 from .config import ServerConfig
+from .ingest_pool import IngestPool
 from .ingest_writer import GroupCommitWriter
 from .limiting import ApiLimiter
 from .routes import admin, events, health, projects, sso, usage
@@ -67,6 +68,8 @@ def create_api(config: ServerConfig, *, auth: AuthConfig | None = None) -> FastA
                          shared_store="://" in config.store_path)
     limiter = ApiLimiter(config.rate_limit_storage, config.limits, metrics)
     writer = GroupCommitWriter(stores)
+    # Large batches are validated and priced in worker processes (an embedded store only).
+    pool = IngestPool(config.store_path) if config.ingest_workers > 0 and config.local_store else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -78,9 +81,20 @@ def create_api(config: ServerConfig, *, auth: AuthConfig | None = None) -> FastA
         metrics.set_outbox_depth_source(lambda: len(stores.get().list_outbox(status="pending", limit=100_000)))
         writer.start()
         try:
+            if pool is not None:
+                from ..services.usage import _pricer
+
+                revision = _pricer(stores.get()).revision  # makes the first revision if there is none
+                try:
+                    await pool.start(revision)
+                except Exception as exc:  # batches are then prepared here, as small ones are
+                    logging.getLogger("agentcost.server").warning("no ingest worker: %s", exc)
+                    await pool.close()
             yield
         finally:
             writer.close()  # after the last request: what was acknowledged is committed already
+            if pool is not None:
+                await pool.close()  # no request is waiting for it any more
             limiter.close()
             stores.close()
 
@@ -95,6 +109,7 @@ def create_api(config: ServerConfig, *, auth: AuthConfig | None = None) -> FastA
     app.state.stores = stores
     app.state.limiter = limiter
     app.state.writer = writer
+    app.state.ingest_pool = pool
     app.state.metrics = metrics
     problems.install(app)
     openapi.install(app)

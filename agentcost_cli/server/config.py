@@ -36,6 +36,7 @@ class ServerConfig:
     require_https: bool = False
     open_registration: bool = False
     workers: int = 1
+    ingest_workers: int = 0  # processes that prepare large event batches (server/ingest_pool.py)
     docs: bool = True
     sso: OidcSettings | None = None  # single sign-on (`sso.*` settings); None: off
 
@@ -72,6 +73,7 @@ class ServerConfig:
             require_https=conf["server.require_https"],
             open_registration=conf["server.open_registration"],
             workers=workers,
+            ingest_workers=1 if conf["server.ingest_worker"] else 0,  # ServerConfig's own default (tests): 0
             sso=OidcSettings.from_settings(conf),
         )
 

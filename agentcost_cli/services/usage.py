@@ -11,7 +11,7 @@ The rules (API-04..06):
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +19,10 @@ from ..errors import InvalidInput
 from ..ingest import registry
 from ..ingest.base import RecordError, SourceContext
 from ..ingest.native import NATIVE_FIELDS
-from ..ingest.pipeline import IngestOptions
+from ..ingest.pipeline import IngestOptions, ProjectCheck
 from ..models import PricedEvent
 from ..pricing.engine import Pricer
+from ..store.base import PreparedBatch as StoreRows
 from ..store.base import Store
 from . import authcache, clock
 from .actor import Actor
@@ -89,7 +90,26 @@ class PreparedBatch:
 
     received: str
     results: list[ItemResult | None]
-    accepted: list[tuple[int, str, list[PricedEvent]]]
+    # (index, id, events): PricedEvents, or with `rows` the store's rows plus a last field, the
+    # event's replace_if_larger, and the ingest run left as None (prepared in a worker process)
+    accepted: list[tuple[int, str, list[Any]]]
+    rows: bool = False
+
+
+def ingest_scope(store: Store, actor: Actor, fmt: str,
+                 project: str | None) -> tuple[IngestOptions, ProjectCheck | None]:
+    """Where `actor` may write a batch of `fmt` (remembered for a second, like the credential).
+
+    Raises:
+        PermissionDenied, NotFound: the actor may not ingest at all, or not into `project`.
+        InvalidInput: an unknown format.
+    """
+    if fmt not in API_FORMATS:
+        raise InvalidInput(f"unknown format {fmt!r}", hint=f"use one of {', '.join(API_FORMATS)}")
+    who = (actor.kind, actor.key_id, actor.user_id, actor.is_admin, actor.scopes)
+    return authcache.remembered(
+        ("ingest-scope", store.location, who, fmt, project),
+        lambda: _ingest_scope(store, actor, IngestOptions(fmt=fmt, project=project)))
 
 
 def prepare_events(store: Store, actor: Actor, items: Sequence[Any], *, fmt: str = "native",
@@ -100,19 +120,19 @@ def prepare_events(store: Store, actor: Actor, items: Sequence[Any], *, fmt: str
         PermissionDenied, NotFound: the actor may not ingest at all, or not into `project`.
         InvalidInput: an unknown format.
     """
-    if fmt not in API_FORMATS:
-        raise InvalidInput(f"unknown format {fmt!r}", hint=f"use one of {', '.join(API_FORMATS)}")
-    # Where the actor may write, remembered for a second like the credential (authcache).
-    who = (actor.kind, actor.key_id, actor.user_id, actor.is_admin, actor.scopes)
-    options, check = authcache.remembered(
-        ("ingest-scope", store.location, who, fmt, project),
-        lambda: _ingest_scope(store, actor, IngestOptions(fmt=fmt, project=project)))
+    options, check = ingest_scope(store, actor, fmt, project)
+    return prepare_items(items, fmt, options, check, clock.now_text(), _pricer(store))
+
+
+def prepare_items(items: Sequence[Any], fmt: str, options: IngestOptions, check: ProjectCheck | None,
+                  received: str, pricer: Pricer, *, to_row: Callable[[PricedEvent], Any] | None = None,
+                  ) -> PreparedBatch:
+    """`prepare_events` once the scope, the time and the pricer are known: pure, so a worker
+    process can run it. With `to_row`, accepted events travel as what it makes of them (rows)."""
     parser = registry.get_parser(fmt)
-    received = clock.now_text()
     ctx = SourceContext(path="api", fallback_timestamp=received, project=options.project)
-    pricer = _pricer(store)
     results: list[ItemResult | None] = [None] * len(items)
-    accepted: list[tuple[int, str, list[PricedEvent]]] = []
+    accepted: list[tuple[int, str, list[Any]]] = []
     for index, item in enumerate(items):
         outcome = _parse_item(index, item, fmt, parser, ctx)
         if isinstance(outcome, ItemResult):
@@ -124,9 +144,9 @@ def prepare_events(store: Store, actor: Actor, items: Sequence[Any], *, fmt: str
         if refused is not None:
             results[index] = ItemResult(index, item_id, "rejected", refused, f"/events/{index}/project")
             continue
-        accepted.append((index, item_id, [pricer.price(e, options.project or e.project or options.default_project)
-                                          for e in events]))
-    return PreparedBatch(received, results, accepted)
+        priced = [pricer.price(e, options.project or e.project or options.default_project) for e in events]
+        accepted.append((index, item_id, priced if to_row is None else [to_row(p) for p in priced]))
+    return PreparedBatch(received, results, accepted, rows=to_row is not None)
 
 
 def commit_batches(store: Store, batches: Sequence[PreparedBatch]) -> list[BatchResult]:
@@ -139,20 +159,64 @@ def commit_batches(store: Store, batches: Sequence[PreparedBatch]) -> list[Batch
     """
     answers: list[list[ItemResult | None]] = [list(batch.results) for batch in batches]
     with store.transaction():
-        seen = _stored_keys(store, [p for batch in batches for _, _, priced in batch.accepted for p in priced])
-        fresh: list[PricedEvent] = []
+        seen = _stored_keys(store, [key for batch in batches for key in _batch_keys(batch)])
+        parts: list[tuple[bool, list[Any]]] = []  # (rows?, what to insert), in order
         for batch, results in zip(batches, answers, strict=True):
-            for index, item_id, priced in batch.accepted:
-                keys = [(p.project, p.dedupe_key) for p in priced]
+            fresh: list[Any] = []
+            for index, item_id, events in batch.accepted:
+                if len(events) == 1:  # the usual case, without the general case's lists
+                    event = events[0]
+                    key = (event[0], event[1]) if batch.rows else (event.project, event.dedupe_key)
+                    if key in seen:
+                        results[index] = ItemResult(index, item_id, "duplicate")
+                    else:
+                        fresh.append(event)
+                        seen.add(key)
+                        results[index] = ItemResult(index, item_id, "created")
+                    continue
+                keys = _keys(batch, events)
                 if all(key in seen for key in keys):
                     results[index] = ItemResult(index, item_id, "duplicate")
                     continue
-                fresh.extend(p for p in priced if (p.project, p.dedupe_key) not in seen)
+                fresh.extend(e for e, key in zip(events, keys, strict=True) if key not in seen)
                 seen.update(keys)
                 results[index] = ItemResult(index, item_id, "created")
-        if fresh:  # one ingest run for the group: they arrived within one commit's time
-            store.insert_events(fresh, ingested_utc=batches[0].received)
+            if fresh:
+                parts.append((batch.rows, fresh))
+        # One ingest run for the group: they arrived within one commit's time.
+        if parts and not any(rows for rows, _ in parts):
+            store.insert_events([p for _, fresh in parts for p in fresh], ingested_utc=batches[0].received)
+        elif parts:
+            _insert_rows(store, parts, batches[0].received)
     return [BatchResult([r for r in results if r is not None]) for results in answers]
+
+
+def _batch_keys(batch: PreparedBatch) -> list[tuple[str, str]]:
+    if batch.rows:  # the SQLite row layout: project slug, then dedupe key (store/sqlite_sql.py)
+        return [(row[0], row[1]) for _, _, rows in batch.accepted for row in rows]
+    return [(p.project, p.dedupe_key) for _, _, priced in batch.accepted for p in priced]
+
+
+def _keys(batch: PreparedBatch, events: list[Any]) -> list[tuple[str, str]]:
+    if batch.rows:  # the SQLite row layout: project slug, then dedupe key (store/sqlite_sql.py)
+        return [(row[0], row[1]) for row in events]
+    return [(p.project, p.dedupe_key) for p in events]
+
+
+def _insert_rows(store: Store, parts: list[tuple[bool, list[Any]]], received: str) -> None:
+    """`insert_events` for a group where some batches came as rows from a worker process."""
+    run = store.ingest_run(received)
+    rows: list[tuple[Any, ...]] = []
+    larger: list[bool] = []
+    for is_rows, fresh in parts:
+        if is_rows:
+            rows.extend((*row[:-2], run) for row in fresh)
+            larger.extend(row[-1] for row in fresh)
+        else:
+            prepared = store.prepare(fresh, ingest_run=run)
+            rows.extend(prepared.rows)
+            larger.extend(prepared.larger_wins or [False] * len(prepared.rows))
+    store.insert_prepared(StoreRows(rows, larger if any(larger) else None))
 
 
 def record_events(store: Store, actor: Actor, items: Sequence[Any], *, fmt: str = "native",
@@ -194,14 +258,14 @@ def _parse_item(index: int, item: Any, fmt: str, parser: Any,
     return item_id or "", events
 
 
-def _stored_keys(store: Store, priced: Sequence[PricedEvent]) -> set[tuple[str, str]]:
-    """Which (project, dedupe key) pairs of `priced` the store already has."""
+def _stored_keys(store: Store, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (project, dedupe key) pairs the store already has."""
     wanted: dict[str, list[str]] = {}
-    for p in priced:
-        wanted.setdefault(p.project, []).append(p.dedupe_key)
+    for slug, key in keys:
+        wanted.setdefault(slug, []).append(key)
     found: set[tuple[str, str]] = set()
-    for slug, keys in wanted.items():
+    for slug, dedupe_keys in wanted.items():
         project = store.get_project(slug)
         if project is not None:
-            found.update((slug, key) for key in store.existing_dedupe_keys(int(project["id"]), keys))
+            found.update((slug, key) for key in store.existing_dedupe_keys(int(project["id"]), dedupe_keys))
     return found

@@ -134,6 +134,14 @@ class Store(AccountStore, ABC):
         synchronous_commit=off), for a long-running process to log when it starts."""
         return []
 
+    def defer_checkpoints(self, pages: int) -> bool:
+        """Have this connection leave write-ahead-log checkpoints to another connection's
+        `checkpoint` (SQLite). False when the backend has none to defer."""
+        return False
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database without blocking writers (SQLite)."""
+
     @abstractmethod
     def transaction(self) -> AbstractContextManager[None]:
         """A write transaction; nested use joins the outer one. Rolls back on any exception."""

@@ -356,6 +356,20 @@ class SqliteStore(PricingTables, AccountTables, Store):
                 path.unlink(missing_ok=True)
         return result
 
+    def defer_checkpoints(self, pages: int) -> bool:
+        """Leave WAL checkpoints to another connection's `checkpoint` unless the WAL grows past
+        `pages` pages (a bound, should that connection fall behind)."""
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
+        return True
+
+    def checkpoint(self) -> None:
+        """Copy what the WAL holds into the database, as far as readers allow; waits for nobody
+        (PASSIVE). Writers go on meanwhile."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"checkpoint failed: {exc}") from None
+
     @property
     def stage_directory(self) -> Path | None:
         return self.path.parent  # the same disk as the store

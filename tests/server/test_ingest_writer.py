@@ -130,3 +130,28 @@ def test_a_batch_with_nothing_to_store_needs_no_writer(provider: Any) -> None:
     batch = prepare_events(provider.get(), LOCAL, [{"id": "bad"}])
     result = asyncio.run(writer.submit(batch))
     assert [item.status for item in result.items] == ["rejected"]
+
+
+def test_checkpoints_are_left_to_their_own_thread(provider: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's connection does not checkpoint the WAL (unless it grows past a bound): a
+    thread of its own does, after commits and once more at shutdown."""
+    from agentcost_cli.server import ingest_writer
+
+    monkeypatch.setattr(ingest_writer, "CHECKPOINT_EVERY_S", 0.01)
+    writer = GroupCommitWriter(provider)
+    store = provider.get()
+
+    async def main() -> None:
+        writer.start()
+        for i in range(5):
+            await writer.submit(prepare_events(store, LOCAL, [_event(f"c{i}")]))
+
+    asyncio.run(main())
+    writer.close()
+    assert writer.checkpoints >= 1 and len(_rows(provider)) == 5
+    writer_conn = next(s for s in provider._all if s is not store and s.conn.execute(
+        "PRAGMA wal_autocheckpoint").fetchone()[0] == ingest_writer.CHECKPOINT_BOUND_PAGES)
+    assert writer_conn is not None
+    with sqlite3.connect(provider.location) as conn:  # everything committed is in the database file
+        busy, log_frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert busy == 0 and log_frames == done
