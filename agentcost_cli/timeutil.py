@@ -152,3 +152,17 @@ def time_range(since: str | None, until: str | None, tz: tzinfo,
     if start and end and end <= start:
         raise InvalidInput(f"{names[1]} must be later than {names[0]}")
     return start, end
+
+
+def seconds_until_http_date(text: str, now: datetime) -> float | None:
+    """Seconds from `now` to an RFC 9110 HTTP date (the date form of `Retry-After`), negative when
+    it is past; None when `text` is no such date. Naive dates are GMT, as the RFC says."""
+    from email.utils import parsedate_to_datetime  # lazily: only a Retry-After date needs it
+
+    try:
+        when = parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - now).total_seconds()

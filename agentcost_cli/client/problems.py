@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -32,6 +31,7 @@ from ..errors import (
     RemoteError,
     Throttled,
 )
+from ..timeutil import seconds_until_http_date
 
 DEFAULT_RETRY_AFTER = 1
 
@@ -62,13 +62,8 @@ def retry_after(response: httpx.Response) -> int:
         return max(1, math.ceil(float(value)))
     except ValueError:
         pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return DEFAULT_RETRY_AFTER
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(1, math.ceil((when - datetime.now(UTC)).total_seconds()))
+    seconds = seconds_until_http_date(value, datetime.now(UTC))
+    return DEFAULT_RETRY_AFTER if seconds is None else max(1, math.ceil(seconds))
 
 
 def error_for(response: httpx.Response, server: str) -> AgentcostError:

@@ -30,12 +30,14 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..errors import ConfigError
+from ..timeutil import seconds_until_http_date
 from .email_message import EmailMessage, address_only, display_name
 
 if TYPE_CHECKING:
@@ -109,11 +111,11 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     try:
         seconds = float(value)
     except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+        until = seconds_until_http_date(value, moment)
+        if until is None:
             return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
+        seconds = until
     if seconds != seconds:  # NaN
         return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
@@ -206,7 +208,7 @@ def _error_text(response: httpx.Response) -> str:
     return ""
 
 
-class _HttpTransport:
+class _HttpTransport(ABC):
     name = "http"
     max_recipients = 50
 
@@ -251,11 +253,13 @@ class _HttpTransport:
             return _http_failure(self.name, exc, [self._key])
         return self._classify(response)
 
+    @abstractmethod
     def _request(self, message: EmailMessage) -> httpx.Response:
-        raise NotImplementedError
+        """Send `message` to the provider's API (one HTTP request)."""
 
+    @abstractmethod
     def _classify(self, response: httpx.Response) -> SendResult:
-        raise NotImplementedError
+        """What the provider's answer means: sent, retry (with its wait) or failed."""
 
     def _detail(self, response: httpx.Response) -> str:
         return _scrub(f"HTTP {response.status_code} {_error_name(response)}: {_error_text(response)}", [self._key])

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Protocol
+
+from ..timeutil import seconds_until_http_date
 
 # Delay before attempt 1, 2, ... 8 (attempt 1 goes out immediately).
 SCHEDULE: tuple[timedelta, ...] = (
@@ -83,10 +84,5 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; "-0000" parses as naive
-        when = when.replace(tzinfo=now.tzinfo)
-    return max((when - now).total_seconds(), 0.0)
+    seconds = seconds_until_http_date(value, now)
+    return None if seconds is None else max(seconds, 0.0)

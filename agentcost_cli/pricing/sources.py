@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PricingError
+from ..timeutil import seconds_until_http_date
 from .litellm import (
     LITELLM_CHECKED_PROVIDERS,
     convert_litellm,
@@ -95,15 +96,8 @@ def _retry_after(value: str | None) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
-    from email.utils import parsedate_to_datetime  # lazily: only a Retry-After date needs it
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    seconds = seconds_until_http_date(value, datetime.now(UTC))
+    return None if seconds is None else max(0.0, seconds)
 
 
 def _backoff(attempt: int) -> float:

@@ -11,7 +11,8 @@ import random
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+
+from ..timeutil import seconds_until_http_date
 
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
@@ -45,13 +46,10 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     try:
         seconds = float(text)
     except ValueError:
-        try:
-            moment = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
+        until = seconds_until_http_date(text, now or datetime.now(UTC))
+        if until is None:
             return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        seconds = (moment - (now or datetime.now(UTC))).total_seconds()
+        seconds = until
     if seconds != seconds:  # NaN
         return None
     return min(max(seconds, 0.0), MAX_SERVER_WAIT)

@@ -82,9 +82,9 @@ def create_api(config: ServerConfig, *, auth: AuthConfig | None = None) -> FastA
         writer.start()
         try:
             if pool is not None:
-                from ..services.usage import _pricer
+                from ..services.usage import current_pricer
 
-                revision = _pricer(stores.get()).revision  # makes the first revision if there is none
+                revision = current_pricer(stores.get()).revision  # makes the first revision if there is none
                 try:
                     await pool.start(revision)
                 except Exception as exc:  # batches are then prepared here, as small ones are

@@ -52,7 +52,7 @@ class BatchResult:
         return sum(1 for item in self.items if item.status == status)
 
 
-def _pricer(store: Store) -> Pricer:
+def current_pricer(store: Store) -> Pricer:
     """The store's pricer, reused while the pricing revision stands (every price change makes a
     new revision), so a busy daemon does not rebuild the catalog per request. Shared by every
     connection to the same store in this process: the daemon opens one per worker thread, and
@@ -121,7 +121,7 @@ def prepare_events(store: Store, actor: Actor, items: Sequence[Any], *, fmt: str
         InvalidInput: an unknown format.
     """
     options, check = ingest_scope(store, actor, fmt, project)
-    return prepare_items(items, fmt, options, check, clock.now_text(), _pricer(store))
+    return prepare_items(items, fmt, options, check, clock.now_text(), current_pricer(store))
 
 
 def prepare_items(items: Sequence[Any], fmt: str, options: IngestOptions, check: ProjectCheck | None,

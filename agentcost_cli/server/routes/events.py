@@ -136,14 +136,14 @@ async def _prepare_pooled(request: Request, actor: Any, pool: Any, body: bytes, 
 
     def scope() -> tuple[Any, Any, str, int | None]:
         from ...services import clock
-        from ...services.usage import _pricer, ingest_scope
+        from ...services.usage import current_pricer, ingest_scope
 
         limiter = request.app.state.limiter
         if limiter is not None:
             limiter.charge_events(request, actor, count)
         store = request.app.state.stores.get()
         options, check = ingest_scope(store, actor, fmt, project)
-        return options, check, clock.now_text(), _pricer(store).revision
+        return options, check, clock.now_text(), current_pricer(store).revision
 
     options, check, received, revision = scope() if inline else await run_in_threadpool(scope)
     return await pool.prepare(body, fmt, options, check, received, revision)
