@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import StoreError
 from ..models import TOKEN_FIELDS, InsertResult, PricedEvent
 from .accounts import AccountStore
+from .alerts import AlertStore
 
 # The dimensions each source can group by: the daily rollup, the hourly one, the events.
 DAILY_DIMENSIONS = ("project", "provider", "model", "key", "user", "agent")
@@ -34,6 +35,9 @@ class EventFilter:
     projects: tuple[str, ...] = ()
     providers: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()  # events.key_id, as the "key" dimension reports it
+    users: tuple[str, ...] = ()  # events.user_name
+    tags: tuple[tuple[str, str], ...] = ()  # (name, value) pairs, all must match: raw events only
 
 
 @dataclass(frozen=True)
@@ -94,9 +98,10 @@ class MigrationStatus:
     pending: list[str]
 
 
-class Store(AccountStore, ABC):
+class Store(AccountStore, AlertStore, ABC):
     """Owns all persistence. Methods raise `StoreError` when the backend fails.
-    The account tables' half of the contract is in `accounts.AccountStore`."""
+    The account tables' half of the contract is in `accounts.AccountStore`, the alerting
+    half in `alerts.AlertStore`."""
 
     location: str
     supports_backup = True  # False: `backup` raises ConfigError naming the backend's own tool

@@ -49,6 +49,7 @@ from .base import (
 )
 from .migrations.postgres import MIGRATIONS
 from .postgres_accounts import PgAccountTables
+from .postgres_alerts import PgAlertTables
 from .postgres_pricing import PgPricingTables
 from .postgres_sql import (
     CREATE_MIGRATIONS_TABLE,
@@ -67,6 +68,7 @@ from .postgres_sql import (
     RESERVE_IDS_SQL,
     ROLLUP_SUMS,
     TABLE_SUMS,
+    TAG_SQL,
     local_day_sql,
 )
 from .sqlite_sql import (
@@ -78,6 +80,7 @@ from .sqlite_sql import (
     R_SOURCE,
     R_TOKENS,
     TOKEN_SLICE,
+    check_filter_grain,
     event_row,
     json_text,
     row_total,
@@ -88,7 +91,7 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 10
 
 
-class PostgresStore(PgPricingTables, PgAccountTables, Store):
+class PostgresStore(PgPricingTables, PgAccountTables, PgAlertTables, Store):
     supports_backup = False  # pg_dump's job (see backup)
 
     def __init__(self, dsn: str, *, rollup_zone: str = "UTC") -> None:
@@ -428,13 +431,18 @@ class PostgresStore(PgPricingTables, PgAccountTables, Store):
             clauses.append(f"{alias}.{time_column} < %s")
             params.append(flt.until[:13] if hour_grain else flt.until)
         for column, values in (("p.slug", flt.projects), (f"{alias}.provider", flt.providers),
-                               (f"{alias}.model", flt.models)):
+                               (f"{alias}.model", flt.models), (f"{alias}.key_id", flt.keys),
+                               (f"{alias}.user_name", flt.users)):
             if values:
                 clauses.append(f"{column} = ANY(%s)")
                 params.append(list(values))
+        for name, value in flt.tags:
+            clauses.append(TAG_SQL.format(alias=alias))
+            params.extend((name, value))
         return (" AND ".join(clauses) or "TRUE"), params
 
     def aggregate(self, query: AggregateQuery) -> list[AggregateRow]:
+        check_filter_grain(query.filter, query.time_grain)
         grain = query.time_grain
         allowed: tuple[str, ...]
         if grain == "day":
@@ -551,6 +559,29 @@ class PostgresStore(PgPricingTables, PgAccountTables, Store):
                 self._run("DELETE FROM usage_daily")
                 self._fold_daily("TRUE", ())
 
+    def purge_events(self, project_id: int, before_utc: str) -> int:
+        hour = before_utc[:13]
+        cut = parse_utc(before_utc)
+        if (cut.minute, cut.second, cut.microsecond) != (0, 0, 0):
+            raise ValueError("purge_events cuts at the start of an hour")
+        zone = zones.zone_named(self.rollup_zone)
+        boundary = zones.local_day(zone, before_utc)
+        start = zones.utc_start_of_day(zone, boundary).strftime("%Y-%m-%dT%H:%M:%S")
+        with self.transaction():
+            self._lock_rollups()
+            cur = self._run("DELETE FROM events WHERE project_id = %s AND ts_utc < %s", (project_id, before_utc))
+            removed = int(cur.rowcount)
+            if removed:
+                # Hours before the cut are gone whole. Local days before the cut's local day are
+                # too; that day (cut mid-day when the zone is not UTC) is folded again from what
+                # is left of it.
+                self._run("DELETE FROM usage_hourly WHERE project_id = %s AND hour_utc < %s", (project_id, hour))
+                self._run("DELETE FROM usage_daily WHERE project_id = %s AND day <= %s", (project_id, boundary))
+                self._fold_daily("project_id = %s AND ts_utc >= %s AND ts_utc < %s",
+                                 (project_id, start, (zones.utc_start_of_day(zone, _next_day(boundary))
+                                                       .strftime("%Y-%m-%dT%H:%M:%S"))))
+        return removed
+
     # -- projects --------------------------------------------------------
     def project_ids(self, slugs: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -611,3 +642,9 @@ class PostgresStore(PgPricingTables, PgAccountTables, Store):
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _next_day(day: str) -> str:
+    from datetime import date, timedelta
+
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()

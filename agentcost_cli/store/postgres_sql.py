@@ -50,6 +50,9 @@ DIMENSION_SQL = {
     "session": "x.session_id",
 }
 
+# One (name, value) pair of EventFilter.tags: tags_json is a JSON object of strings (json_text).
+TAG_SQL = "({alias}.tags_json::jsonb ->> %s::text) = %s::text"
+
 # sum(bigint) is numeric in PostgreSQL: cast back, so sums arrive as Python ints.
 ROLLUP_SUMS = (
     "count(*), sum(requests)::bigint, sum(input_tokens)::bigint, sum(cache_read_tokens)::bigint,"

@@ -33,6 +33,7 @@ from .base import (
 )
 from .migrations.sqlite import MIGRATIONS
 from .sqlite_accounts import AccountTables
+from .sqlite_alerts import AlertTables
 from .sqlite_pricing import PricingTables
 from .sqlite_sql import (
     COST_INDEX,
@@ -57,7 +58,9 @@ from .sqlite_sql import (
     ROLLUP_SUMS,
     STAGE_COLUMNS,
     STAGED_CONFLICTS_SQL,
+    TAG_SQL,
     TOKEN_SLICE,
+    check_filter_grain,
     event_row,
     json_text,
     keep_largest,
@@ -89,7 +92,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-class SqliteStore(PricingTables, AccountTables, Store):
+class SqliteStore(PricingTables, AccountTables, AlertTables, Store):
     def __init__(self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10_000,
                  rollup_zone: str = "UTC") -> None:
         self.path = path
@@ -469,13 +472,18 @@ class SqliteStore(PricingTables, AccountTables, Store):
             clauses.append(f"{alias}.{time_column} < ?")
             params.append(flt.until[:13] if hour_grain else flt.until)
         for column, values in (("p.slug", flt.projects), (f"{alias}.provider", flt.providers),
-                               (f"{alias}.model", flt.models)):
+                               (f"{alias}.model", flt.models), (f"{alias}.key_id", flt.keys),
+                               (f"{alias}.user_name", flt.users)):
             if values:
                 clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params.extend(values)
+        for name, value in flt.tags:
+            clauses.append(TAG_SQL.format(alias=alias))
+            params.extend((name, value))
         return (" AND ".join(clauses) or "1"), params
 
     def aggregate(self, query: AggregateQuery) -> list[AggregateRow]:
+        check_filter_grain(query.filter, query.time_grain)
         if query.time_grain == "day" and not query.filter.projects:
             fast = self._daily_by_key_prefix(query)
             if fast is not None:
@@ -625,6 +633,28 @@ class SqliteStore(PricingTables, AccountTables, Store):
                 self.conn.execute("DELETE FROM usage_daily")
                 self._fold_daily("1", ())
 
+    def purge_events(self, project_id: int, before_utc: str) -> int:
+        hour = before_utc[:13]
+        cut = parse_utc(before_utc)
+        if (cut.minute, cut.second, cut.microsecond) != (0, 0, 0):
+            raise ValueError("purge_events cuts at the start of an hour")
+        zone = zones.zone_named(self.rollup_zone)
+        boundary = zones.local_day(zone, before_utc)
+        start = zones.utc_start_of_day(zone, boundary).strftime("%Y-%m-%dT%H:%M:%S")
+        with self.transaction():
+            cur = self.conn.execute("DELETE FROM events WHERE project_id = ? AND ts_utc < ?", (project_id, before_utc))
+            removed = int(cur.rowcount)
+            if removed:
+                # Hours before the cut are gone whole. Local days before the cut's local day are
+                # too; that day (cut mid-day when the zone is not UTC) is folded again from what
+                # is left of it.
+                self.conn.execute("DELETE FROM usage_hourly WHERE project_id = ? AND hour_utc < ?", (project_id, hour))
+                self.conn.execute("DELETE FROM usage_daily WHERE project_id = ? AND day <= ?", (project_id, boundary))
+                self._fold_daily("project_id = ? AND ts_utc >= ? AND ts_utc < ?",
+                                 (project_id, start, (zones.utc_start_of_day(zone, _next_day(boundary))
+                                                       .strftime("%Y-%m-%dT%H:%M:%S"))))
+        return removed
+
     # -- projects --------------------------------------------------------
     def project_ids(self, slugs: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -685,3 +715,9 @@ class SqliteStore(PricingTables, AccountTables, Store):
             self.conn.execute(
                 "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value)
             )
+
+
+def _next_day(day: str) -> str:
+    from datetime import date, timedelta
+
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()

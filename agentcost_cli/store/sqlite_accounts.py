@@ -35,7 +35,8 @@ _COLUMNS: dict[str, frozenset[str]] = {
     }),
     "outbox": frozenset({
         "created_utc", "channel", "recipient", "template", "subject", "payload_sealed", "idempotency_key", "status",
-        "attempts", "next_attempt_utc", "sent_utc", "last_error",
+        "attempts", "next_attempt_utc", "sent_utc", "last_error", "alert_id", "channel_id", "message_uid",
+        "lease_owner", "lease_expires_utc", "provider", "provider_message_id", "first_attempt_utc",
     }),
     "user_identities": frozenset({"user_id", "issuer", "subject", "email_at_link", "created_utc", "last_login_utc"}),
 }

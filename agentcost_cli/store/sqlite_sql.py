@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from ..models import TOKEN_FIELDS, PricedEvent
-from .base import SUM_COLUMNS
+from .base import SUM_COLUMNS, EventFilter
 
 MIGRATIONS_TABLE = "_agentcost_migrations"
 
@@ -50,6 +50,21 @@ DIMENSION_SQL = {
     "agent": "x.agent",
     "session": "x.session_id",
 }
+
+# One (name, value) pair of EventFilter.tags: tags_json is a JSON object of strings (json_text).
+TAG_SQL = "EXISTS (SELECT 1 FROM json_each({alias}.tags_json) t WHERE t.key = ? AND t.value = ?)"
+
+
+def check_filter_grain(flt: EventFilter, grain: str | None) -> None:
+    """Refuse filters the source of `grain` cannot apply: the rollups keep no tags, and the
+    hourly rollup has no key or user (see base.AggregateQuery)."""
+    if flt.tags and grain in ("day", "hour"):
+        raise ValueError(f"the {'daily' if grain == 'day' else 'hourly'} rollup keeps no tags: "
+                         "filter by tag on the raw events (time_grain None or 'minute')")
+    if grain == "hour" and (flt.keys or flt.users):
+        raise ValueError("the hourly rollup has no key or user: filter by key or user on the daily "
+                         "rollup (time_grain 'day') or on the raw events")
+
 
 ROLLUP_SUMS = (
     "count(*), sum(requests), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens),"

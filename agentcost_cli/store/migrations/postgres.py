@@ -400,3 +400,124 @@ M006_IDENTITIES = [
 ]
 
 MIGRATIONS.append(("m006_identities", M006_IDENTITIES))
+
+# Budgets, alert rules, channels, alerts, deliveries and job leases (see migrations/sqlite.py).
+M007_ALERTS = [
+    f"""
+    CREATE TABLE channels (
+        id {ID},
+        name {T} NOT NULL UNIQUE,
+        kind {T} NOT NULL,
+        target_sealed {T} NOT NULL,
+        target_hint {T} NOT NULL,
+        secret_sealed {T},
+        previous_secret_sealed {T},
+        previous_secret_until_utc {T},
+        options_json {T},
+        project_id BIGINT REFERENCES projects(id) ON DELETE CASCADE,
+        created_by_user_id BIGINT,
+        created_utc {T} NOT NULL,
+        status {T} NOT NULL DEFAULT 'active',
+        disabled_reason {T},
+        disabled_utc {T},
+        failing_since_utc {T},
+        last_failure_utc {T},
+        last_success_utc {T}
+    )
+    """,
+    f"""
+    CREATE TABLE budgets (
+        id {ID},
+        name {T} NOT NULL UNIQUE,
+        scope_kind {T} NOT NULL,
+        scope_value {T},
+        project_id BIGINT REFERENCES projects(id) ON DELETE CASCADE,
+        amount_nanos BIGINT NOT NULL,
+        period {T} NOT NULL,
+        zone {T} NOT NULL,
+        thresholds {T} NOT NULL,
+        forecast BIGINT NOT NULL DEFAULT 1,
+        channels_json {T} NOT NULL,
+        created_by_user_id BIGINT,
+        created_utc {T} NOT NULL,
+        updated_utc {T} NOT NULL
+    )
+    """,
+    f"""
+    CREATE TABLE alert_rules (
+        id {ID},
+        name {T} NOT NULL UNIQUE,
+        expression {T} NOT NULL,
+        project_id BIGINT REFERENCES projects(id) ON DELETE CASCADE,
+        channels_json {T} NOT NULL,
+        enabled BIGINT NOT NULL DEFAULT 1,
+        created_by_user_id BIGINT,
+        created_utc {T} NOT NULL,
+        updated_utc {T} NOT NULL
+    )
+    """,
+    f"""
+    CREATE TABLE alert_mutes (
+        target {T} PRIMARY KEY,
+        until_utc {T} NOT NULL,
+        reason {T},
+        created_by_user_id BIGINT,
+        created_utc {T} NOT NULL
+    )
+    """,
+    f"""
+    CREATE TABLE alerts (
+        id {ID},
+        dedupe_key {T} NOT NULL UNIQUE,
+        kind {T} NOT NULL,
+        source {T},
+        project_id BIGINT REFERENCES projects(id) ON DELETE SET NULL,
+        created_utc {T} NOT NULL,
+        severity {T} NOT NULL,
+        summary {T} NOT NULL,
+        data_json {T} NOT NULL,
+        muted BIGINT NOT NULL DEFAULT 0
+    )
+    """,
+    "CREATE INDEX alerts_created ON alerts(created_utc)",
+    "ALTER TABLE outbox ADD COLUMN alert_id BIGINT REFERENCES alerts(id) ON DELETE SET NULL",
+    "ALTER TABLE outbox ADD COLUMN channel_id BIGINT REFERENCES channels(id) ON DELETE SET NULL",
+    f"ALTER TABLE outbox ADD COLUMN message_uid {T}",
+    f"ALTER TABLE outbox ADD COLUMN lease_owner {T}",
+    f"ALTER TABLE outbox ADD COLUMN lease_expires_utc {T}",
+    f"ALTER TABLE outbox ADD COLUMN provider {T}",
+    f"ALTER TABLE outbox ADD COLUMN provider_message_id {T}",
+    f"ALTER TABLE outbox ADD COLUMN first_attempt_utc {T}",
+    "CREATE INDEX outbox_channel ON outbox(channel_id, id)",
+    f"""
+    CREATE TABLE delivery_attempts (
+        id {ID},
+        outbox_id BIGINT NOT NULL REFERENCES outbox(id) ON DELETE CASCADE,
+        attempt_no BIGINT NOT NULL,
+        started_utc {T} NOT NULL,
+        provider {T} NOT NULL,
+        outcome {T} NOT NULL,
+        status_code BIGINT,
+        latency_ms BIGINT,
+        response_excerpt {T},
+        error {T},
+        UNIQUE (outbox_id, attempt_no)
+    )
+    """,
+    f"""
+    CREATE TABLE job_runs (
+        job {T} PRIMARY KEY,
+        lease_owner {T},
+        lease_expires_utc {T},
+        last_slot {T},
+        last_start_utc {T},
+        last_end_utc {T},
+        last_status {T},
+        last_error {T},
+        last_owner {T},
+        runs BIGINT NOT NULL DEFAULT 0
+    )
+    """,
+]
+
+MIGRATIONS.append(("m007_alerts", M007_ALERTS))

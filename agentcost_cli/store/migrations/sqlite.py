@@ -445,3 +445,137 @@ M006_IDENTITIES = [
 ]
 
 MIGRATIONS.append(("m006_identities", M006_IDENTITIES))
+
+# Budgets, alert rules, channels, alerts and deliveries (issue 5).
+# - `alerts.dedupe_key` is the persisted alert state: a threshold of a budget in one period,
+#   a rule in one window, an anomaly on one day each have one key, so a second evaluation (on
+#   this daemon or another) inserts nothing and notifies nobody twice.
+# - Channel targets (webhook and chat URLs, phone numbers) and secrets are sealed with the
+#   server key (WH-19): a Slack or Discord URL is itself a credential. `target_hint` is the
+#   redacted form shown in lists and logs.
+# - The outbox gains a lease (`lease_owner`, `lease_expires_utc`): a dispatcher claims a
+#   message with one conditional UPDATE, so two dispatchers never send it concurrently, and a
+#   dispatcher killed mid-send leaves a lease that expires and the message is tried again
+#   with the same idempotency key. `message_uid` is the stable `webhook-id` (WH-04).
+# - `delivery_attempts` records every attempt (WH-13).
+# - `job_runs` holds the scheduler's leases and its last slot, so with several daemons on
+#   one store each scheduled run happens once.
+M007_ALERTS = [
+    """
+    CREATE TABLE channels (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        target_sealed TEXT NOT NULL,
+        target_hint TEXT NOT NULL,
+        secret_sealed TEXT,
+        previous_secret_sealed TEXT,
+        previous_secret_until_utc TEXT,
+        options_json TEXT,
+        project_id INTEGER REFERENCES projects(id) ON DELETE CASCADE,
+        created_by_user_id INTEGER,
+        created_utc TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'active',
+        disabled_reason TEXT,
+        disabled_utc TEXT,
+        failing_since_utc TEXT,
+        last_failure_utc TEXT,
+        last_success_utc TEXT
+    )
+    """,
+    """
+    CREATE TABLE budgets (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        scope_kind TEXT NOT NULL,
+        scope_value TEXT,
+        project_id INTEGER REFERENCES projects(id) ON DELETE CASCADE,
+        amount_nanos INTEGER NOT NULL,
+        period TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        thresholds TEXT NOT NULL,
+        forecast INTEGER NOT NULL DEFAULT 1,
+        channels_json TEXT NOT NULL,
+        created_by_user_id INTEGER,
+        created_utc TEXT NOT NULL,
+        updated_utc TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE alert_rules (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        expression TEXT NOT NULL,
+        project_id INTEGER REFERENCES projects(id) ON DELETE CASCADE,
+        channels_json TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        created_by_user_id INTEGER,
+        created_utc TEXT NOT NULL,
+        updated_utc TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE alert_mutes (
+        target TEXT PRIMARY KEY,
+        until_utc TEXT NOT NULL,
+        reason TEXT,
+        created_by_user_id INTEGER,
+        created_utc TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        dedupe_key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        source TEXT,
+        project_id INTEGER REFERENCES projects(id) ON DELETE SET NULL,
+        created_utc TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        data_json TEXT NOT NULL,
+        muted INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    "CREATE INDEX alerts_created ON alerts(created_utc)",
+    "ALTER TABLE outbox ADD COLUMN alert_id INTEGER REFERENCES alerts(id) ON DELETE SET NULL",
+    "ALTER TABLE outbox ADD COLUMN channel_id INTEGER REFERENCES channels(id) ON DELETE SET NULL",
+    "ALTER TABLE outbox ADD COLUMN message_uid TEXT",
+    "ALTER TABLE outbox ADD COLUMN lease_owner TEXT",
+    "ALTER TABLE outbox ADD COLUMN lease_expires_utc TEXT",
+    "ALTER TABLE outbox ADD COLUMN provider TEXT",
+    "ALTER TABLE outbox ADD COLUMN provider_message_id TEXT",
+    "ALTER TABLE outbox ADD COLUMN first_attempt_utc TEXT",
+    "CREATE INDEX outbox_channel ON outbox(channel_id, id)",
+    """
+    CREATE TABLE delivery_attempts (
+        id INTEGER PRIMARY KEY,
+        outbox_id INTEGER NOT NULL REFERENCES outbox(id) ON DELETE CASCADE,
+        attempt_no INTEGER NOT NULL,
+        started_utc TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        status_code INTEGER,
+        latency_ms INTEGER,
+        response_excerpt TEXT,
+        error TEXT,
+        UNIQUE (outbox_id, attempt_no)
+    )
+    """,
+    """
+    CREATE TABLE job_runs (
+        job TEXT PRIMARY KEY,
+        lease_owner TEXT,
+        lease_expires_utc TEXT,
+        last_slot TEXT,
+        last_start_utc TEXT,
+        last_end_utc TEXT,
+        last_status TEXT,
+        last_error TEXT,
+        last_owner TEXT,
+        runs INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+]
+
+MIGRATIONS.append(("m007_alerts", M007_ALERTS))
