@@ -9,11 +9,8 @@ are decided by the caller (the outbox, later): it reads :attr:`Attempt.outcome` 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -21,47 +18,25 @@ import orjson
 
 from agentcost_cli.errors import InvalidInput
 from agentcost_cli.notify import webhook_signing
-from agentcost_cli.notify.retry import parse_retry_after
-from agentcost_cli.notify.targets import Resolver, UnresolvableTargetError, UnsafeTargetError, validate_target
+from agentcost_cli.notify.http_post import (  # noqa: F401 - re-exported: the webhook API's own names
+    DEFAULT_TIMEOUT,
+    MAX_RESPONSE_BYTES,
+    MAX_TIMEOUT,
+    MIN_TIMEOUT,
+    USER_AGENT,
+    Attempt,
+    Outcome,
+    Reply,
+    Verdict,
+    _utcnow,
+    check_timeout,
+    header_retry_after,
+    post_checked,
+)
+from agentcost_cli.notify.targets import Resolver
 
-DEFAULT_TIMEOUT = 15.0
-MIN_TIMEOUT = 5.0
-MAX_TIMEOUT = 30.0
 MAX_PAYLOAD_BYTES = 20 * 1024  # WH-15: serialised payload must be smaller than this
-MAX_RESPONSE_BYTES = 1024  # kept from the receiver's response body
-USER_AGENT = "agentcost-webhooks/1"
 EVENT_TYPE_RE = re.compile(r"^[a-zA-Z0-9_]+(?:\.[a-zA-Z0-9_]+)*$")
-
-# Test hook: lowered by the test suite only, so timeouts can be exercised in well under 5 s.
-_min_timeout = MIN_TIMEOUT
-
-
-class Outcome(StrEnum):
-    DELIVERED = "delivered"  # 2xx
-    RETRY = "retry"  # any other status, timeout, connection or DNS error
-    DISABLE = "disable"  # 410 Gone: disable the endpoint now, no retries (WH-10)
-    BLOCKED = "blocked"  # the URL failed the WH-14 target check; nothing was sent
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """The record of one delivery attempt (what WH-13's attempt list shows)."""
-
-    msg_id: str
-    url: str
-    outcome: Outcome
-    attempted_at: datetime
-    webhook_timestamp: int
-    status_code: int | None = None
-    latency_ms: int = 0
-    response_body: str = ""  # at most MAX_RESPONSE_BYTES of the body, decoded leniently
-    error: str | None = None
-    retry_after_seconds: float | None = None
-    address: str | None = None  # the checked IP the request was sent to
-
-    @property
-    def delivered(self) -> bool:
-        return self.outcome is Outcome.DELIVERED
 
 
 def make_payload(event_type: str, data: Mapping[str, Any], *, timestamp: datetime) -> dict[str, Any]:
@@ -109,13 +84,6 @@ def encode_payload(payload: Mapping[str, Any]) -> bytes:
     return body
 
 
-def check_timeout(timeout: float) -> float:
-    """Return ``timeout`` if it is within 5–30 s (WH-07), else raise :class:`InvalidInput`."""
-    if not (_min_timeout <= timeout <= MAX_TIMEOUT):
-        raise InvalidInput(f"webhook timeout must be between {MIN_TIMEOUT:g} and {MAX_TIMEOUT:g} s, got {timeout:g}")
-    return float(timeout)
-
-
 def classify(status_code: int) -> Outcome:
     """Map an HTTP status to an outcome: 2xx delivered, 410 disable, everything else retry (WH-06)."""
     if 200 <= status_code <= 299:
@@ -125,8 +93,9 @@ def classify(status_code: int) -> Outcome:
     return Outcome.RETRY
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+def _judge(reply: Reply, now: datetime) -> Verdict:
+    retry_after = header_retry_after(reply.headers, now) if reply.status in (429, 503) else None
+    return classify(reply.status), retry_after, None
 
 
 def deliver(
@@ -147,7 +116,7 @@ def deliver(
     The payload is serialised once and those exact bytes are signed and sent (WH-03). The
     ``webhook-timestamp`` comes from ``now()`` at this call, so every retry gets a fresh one while
     ``msg_id`` stays the same (WH-04). The host is resolved and checked (WH-14) and the request
-    goes to the checked IP (see :mod:`agentcost_cli.notify.targets`); redirects are never followed.
+    goes to the checked IP (see :mod:`agentcost_cli.notify.http_post`); redirects are never followed.
 
     Args:
         url: the endpoint URL.
@@ -164,7 +133,7 @@ def deliver(
         resolver: host resolver for the target check.
 
     Returns:
-        An :class:`Attempt`. Transport failures are recorded, not raised.
+        An :class:`Attempt` (its ``url`` redacted, WH-19). Transport failures are recorded, not raised.
 
     Raises:
         InvalidInput: a bad payload, secret, message id or timeout (caller bugs; nothing is sent).
@@ -173,71 +142,7 @@ def deliver(
     body = encode_payload(payload)
     webhook_signing.sign(secrets, msg_id, 0, b"")  # validate secrets and id before any I/O
     started = now()
-    timestamp = int(started.timestamp())
-
-    def record(outcome: Outcome, **fields: Any) -> Attempt:
-        return Attempt(
-            msg_id=msg_id, url=url, outcome=outcome, attempted_at=started, webhook_timestamp=timestamp, **fields
-        )
-
-    try:
-        target = validate_target(url, allow_insecure=allow_insecure, allow_private=allow_private, resolver=resolver)
-    except UnsafeTargetError as exc:
-        # An unresolvable name may be transient; a blocked address or scheme is not.
-        outcome = Outcome.RETRY if isinstance(exc, UnresolvableTargetError) else Outcome.BLOCKED
-        return record(outcome, error=exc.message)
-
-    address = target.addresses[0]
-    request_url = httpx.URL(url).copy_with(host=str(address))
-    default_port = 443 if target.scheme == "https" else 80
-    host_header = target.host if ":" not in target.host else f"[{target.host}]"
-    if target.port != default_port:
-        host_header = f"{host_header}:{target.port}"
-    request_headers = {
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        "host": host_header,
-        **webhook_signing.headers(msg_id, timestamp, body, secrets),
-    }
-    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-
-    own_client = client is None
-    http = client if client is not None else httpx.Client(trust_env=False, follow_redirects=False)
-    t0 = time.perf_counter()
-    try:
-        with http.stream(
-            "POST",
-            request_url,
-            content=body,
-            headers=request_headers,
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            extensions=extensions,
-        ) as response:
-            chunks = bytearray()
-            for chunk in response.iter_bytes():
-                chunks.extend(chunk)
-                if len(chunks) >= MAX_RESPONSE_BYTES:
-                    break
-            latency_ms = round((time.perf_counter() - t0) * 1000)
-            status = response.status_code
-            retry_after = None
-            if status in (429, 503):
-                retry_after = parse_retry_after(response.headers.get("retry-after"), now())
-            return record(
-                classify(status),
-                status_code=status,
-                latency_ms=latency_ms,
-                response_body=bytes(chunks[:MAX_RESPONSE_BYTES]).decode("utf-8", errors="replace"),
-                retry_after_seconds=retry_after,
-                address=str(address),
-            )
-    except httpx.TimeoutException as exc:
-        error = f"timed out after {timeout:g} s ({type(exc).__name__})"
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"
-    finally:
-        if own_client:
-            http.close()
-    latency_ms = round((time.perf_counter() - t0) * 1000)
-    return record(Outcome.RETRY, latency_ms=latency_ms, error=error, address=str(address))
+    signed = webhook_signing.headers(msg_id, int(started.timestamp()), body, secrets)
+    return post_checked(url, body, "application/json", _judge, headers=signed, secrets=list(secrets), msg_id=msg_id,
+                        timeout=timeout, client=client, now=now, allow_insecure=allow_insecure,
+                        allow_private=allow_private, resolver=resolver, started=started)

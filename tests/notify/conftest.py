@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from agentcost_cli.notify import webhook_send
+from agentcost_cli.notify import http_post
 
 
 @dataclass
@@ -87,4 +87,4 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let tests use sub-second timeouts through the module's private test hook."""
-    monkeypatch.setattr(webhook_send, "_min_timeout", 0.05)
+    monkeypatch.setattr(http_post, "_min_timeout", 0.05)

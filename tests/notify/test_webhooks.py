@@ -14,7 +14,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from agentcost_cli.errors import InvalidInput
-from agentcost_cli.notify import webhook_send
+from agentcost_cli.notify import http_post, webhook_send
 from agentcost_cli.notify.retry import next_attempt
 from agentcost_cli.notify.webhook_send import (
     MAX_PAYLOAD_BYTES,
@@ -299,4 +299,4 @@ def test_bad_secret_fails_before_sending(receiver: Receiver) -> None:
 
 
 def test_short_timeout_hook_is_private() -> None:
-    assert webhook_send._min_timeout == webhook_send.MIN_TIMEOUT == 5.0
+    assert http_post._min_timeout == webhook_send.MIN_TIMEOUT == 5.0
