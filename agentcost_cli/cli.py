@@ -16,8 +16,11 @@ import typer
 
 from . import __version__, output
 from .commands import account as account_cmd
+from .commands import alerts as alerts_cmd
 from .commands import api as api_cmd
 from .commands import audit as audit_cmd
+from .commands import budgets as budgets_cmd
+from .commands import channels as channels_cmd
 from .commands import config as config_cmd
 from .commands import daemon as daemon_cmd
 from .commands import data as data_cmd
@@ -87,6 +90,10 @@ app.add_typer(projects_cmd.projects_app, name="projects")
 app.add_typer(keys_cmd.keys_app, name="keys")
 app.add_typer(account_cmd.account_app, name="account")
 app.add_typer(audit_cmd.audit_app, name="audit")
+app.add_typer(budgets_cmd.budgets_app, name="budgets")
+app.add_typer(alerts_cmd.alerts_app, name="alerts")
+app.add_typer(channels_cmd.channels_app, name="channels")
+app.add_typer(channels_cmd.webhooks_app, name="webhooks")
 app.add_typer(outbox_cmd.outbox_app, name="outbox")
 app.add_typer(daemon_cmd.daemon_app, name="daemon")
 app.add_typer(api_cmd.api_app, name="api")

@@ -35,6 +35,16 @@ def _non_negative_int(value: Any) -> int:
     return number
 
 
+def _at_least(minimum: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        number = int(value)
+        if number < minimum:
+            raise ValueError(f"must be at least {minimum}")
+        return number
+
+    return parse
+
+
 def _positive_float(value: Any) -> float:
     number = float(value)
     if number <= 0:
@@ -275,6 +285,83 @@ SPECS: tuple[SettingSpec, ...] = (
         "sso.api_url", "AGENTCOST_SSO_API_URL", _issuer, lambda: "",
         "Single sign-on with github: the REST API the user and their verified email are read from; empty: "
         "https://api.github.com for https://github.com, else <sso.issuer>/api/v3 (GitHub Enterprise Server).",
+    ),
+    SettingSpec(
+        "notify.email_from", "AGENTCOST_EMAIL_FROM", _text, lambda: "",
+        "From-address of every email (alerts, verification, resets). Providers: RESEND_API_KEY, then "
+        "SENDGRID_API_KEY as fallback, then AGENTCOST_SMTP_HOST (see the README's Alerts section).",
+    ),
+    SettingSpec(
+        "notify.smtp_host", "AGENTCOST_SMTP_HOST", _text, lambda: "",
+        "SMTP server for email, the third choice after Resend and SendGrid; empty: no SMTP.",
+    ),
+    SettingSpec(
+        "notify.smtp_port", "AGENTCOST_SMTP_PORT", _text, lambda: "",
+        "SMTP port; empty: 587 with STARTTLS, 465 with TLS, 25 plain.",
+    ),
+    SettingSpec(
+        "notify.smtp_tls", "AGENTCOST_SMTP_TLS", _text, lambda: "starttls",
+        "SMTP encryption: starttls, tls, or plain (plain only to localhost).",
+    ),
+    SettingSpec(
+        "notify.smtp_user", "AGENTCOST_SMTP_USER", _text, lambda: "",
+        "SMTP user name; its password is read from notify.smtp_password_file.",
+    ),
+    SettingSpec(
+        "notify.smtp_password_file", "AGENTCOST_SMTP_PASSWORD_FILE", _text, lambda: "",
+        "File holding the SMTP password (never put the password itself in the environment).",
+    ),
+    SettingSpec(
+        "notify.allow_private_targets", "AGENTCOST_ALLOW_PRIVATE_TARGETS", _bool, lambda: False,
+        "Development only: let webhook, Slack, Discord and ntfy channels use http:// and loopback or "
+        "private addresses (refused by default, checked after DNS resolution).",
+    ),
+    SettingSpec(
+        "notify.webhook_timeout", "AGENTCOST_WEBHOOK_TIMEOUT", _positive_float, lambda: 15.0,
+        "Seconds one webhook or chat delivery attempt may take (5-30).",
+    ),
+    SettingSpec(
+        "notify.disable_after_days", "AGENTCOST_DISABLE_AFTER_DAYS", _positive_float, lambda: 5.0,
+        "Days of nothing but failed deliveries after which a channel is disabled and its owner told.",
+    ),
+    SettingSpec(
+        "notify.operator_channels", "AGENTCOST_OPERATOR_CHANNELS", _text, lambda: "",
+        "Channels (comma-separated names) that get operator notices: price changes, disabled channels, "
+        "exhausted email quota. Empty: email the server admins, when email is configured.",
+    ),
+    SettingSpec(
+        "alerts.anomaly_sensitivity", "AGENTCOST_ANOMALY_SENSITIVITY", _text, lambda: "medium",
+        "Anomaly alerts: low, medium or high (robust z-score above 5, 3.5 or 2.5), or a number; off: none.",
+    ),
+    SettingSpec(
+        "alerts.price_change_percent", "AGENTCOST_PRICE_CHANGE_PERCENT", _positive_float, lambda: 20.0,
+        "Price-change alerts: the smallest change, in percent, of a price of a model used in the last 30 days.",
+    ),
+    SettingSpec(
+        "retention.events_days", "AGENTCOST_RETENTION_EVENTS_DAYS", _non_negative_int, lambda: 0,
+        "Days raw events are kept (a project's own retention wins); 0: forever. Purged daily by the daemon.",
+    ),
+    SettingSpec(
+        "retention.deliveries_days", "AGENTCOST_RETENTION_DELIVERIES_DAYS", _positive_int, lambda: 90,
+        "Days finished outbox messages (sent, dead) and their delivery attempts are kept.",
+    ),
+    SettingSpec(
+        "retention.alerts_days", "AGENTCOST_RETENTION_ALERTS_DAYS", _at_least(400), lambda: 400,
+        "Days fired alerts are kept (at least 400: an alert's record is what stops it firing twice).",
+    ),
+    SettingSpec(
+        "scheduler.enabled", "AGENTCOST_SCHEDULER", _bool, lambda: True,
+        "Run the scheduled jobs (outbox dispatch, alert evaluation, pricing refresh, purge) inside "
+        "`agentcost daemon`.",
+    ),
+    SettingSpec(
+        "scheduler.pricing_refresh", "AGENTCOST_PRICING_REFRESH", _text, lambda: "02:00",
+        "Local time of the daily pricing refresh (HH:MM, with up to 10 minutes of jitter); off: never.",
+    ),
+    SettingSpec(
+        "scheduler.import_paths", "AGENTCOST_SCHEDULED_IMPORTS", _text, lambda: "",
+        "Agent logs the daemon imports every 10 minutes: claude-code and/or codex, comma-separated "
+        "(their folders come from import.claude_code_path and import.codex_path).",
     ),
 )
 

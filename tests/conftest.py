@@ -18,7 +18,8 @@ SHARED_PRICING = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "
 def agentcost_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Isolate every test from the user's real config, data and environment."""
     for name in list(os.environ):
-        if name.startswith("AGENTCOST_") or name in ("CLAUDE_CONFIG_DIR", "CODEX_HOME"):
+        if name.startswith(("AGENTCOST_", "TWILIO_")) or name in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "RESEND_API_KEY",
+                                                                  "SENDGRID_API_KEY"):
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "agentcost-home"
     monkeypatch.setenv("AGENTCOST_HOME", str(home))

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from ..services.reports import ReportRequest
 from ..store.base import EventFilter
 from ..timeutil import format_utc
+from .remote_alerts import RemoteAlerts
 from .session import RemoteSession
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def _path(*parts: str) -> str:
     return "/" + "/".join(quote(p, safe="") for p in parts)
 
 
-class RemoteBackend:
+class RemoteBackend(RemoteAlerts):
     def __init__(self, session: RemoteSession) -> None:
         self.session = session
         self.location = session.server

@@ -114,6 +114,31 @@ def daemon_status(
         raise typer.Exit(4)
 
 
+@daemon_app.command("jobs")
+def daemon_jobs(
+    ctx: typer.Context,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    csv_: Annotated[bool, typer.Option("--csv", help="Print CSV (header row first).")] = False,
+) -> None:
+    """The scheduled jobs with their last run (from the store, whichever daemon ran it) and next run.
+
+    Example: agentcost daemon jobs
+    """
+    from ._common import backend, emit_listing, one_format
+
+    rows = backend(ctx).list_jobs()
+    columns = ("job", "schedule", "last_start_utc", "last_end_utc", "last_status", "last_error", "last_owner",
+               "runs", "next_run_utc", "description")
+    if emit_listing(one_format(json=json_, csv=csv_), "jobs", columns, rows, "no jobs"):
+        return
+    output.render_table(
+        ["job", "schedule", "last run (UTC)", "result", "next run (UTC)", "runs"],
+        ([r["job"], r["schedule"], (r["last_start_utc"] or "never")[:19].replace("T", " "),
+          (r["last_status"] or "-") + (f": {r['last_error']}" if r["last_error"] else ""),
+          r["next_run_utc"][:19].replace("T", " "), r["runs"]] for r in rows),
+        right=["runs"], droppable=["runs", "schedule"])
+
+
 UNIT = """[Unit]
 Description=agentcost daemon (LLM usage cost API)
 After=network-online.target

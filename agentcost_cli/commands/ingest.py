@@ -72,11 +72,29 @@ def _options(ctx: typer.Context, *, fmt: str, project: str | None, at: str | Non
                          strict=strict, batch_size=conf["ingest.batch_size"], workers=conf["ingest.workers"])
 
 
-def _finish(summary: Any, verb: str, quiet: bool) -> None:
+def _evaluate_alerts(ctx: typer.Context, summary: Any, quiet: bool) -> None:
+    """New spend on this machine's store: check budgets and rules now, as a daemon does after
+    each batch. (Against a daemon, the daemon does it.) What fires is queued for delivery."""
+    from ._common import open_store, remote_mode
+
+    if not summary.added or remote_mode(ctx):
+        return
+    from ..services.alert_run import evaluate
+
+    report = evaluate(open_store(ctx))
+    for error in report["errors"]:
+        output.warn(error)
+    if report["fired"] and not quiet:
+        output.info(f"{len(report['fired'])} alert(s) fired; `agentcost outbox dispatch` sends them "
+                    "(a running daemon does it on its own)")
+
+
+def _finish(ctx: typer.Context, summary: Any, verb: str, quiet: bool) -> None:
     if not quiet:
         output.info(_summary_line(summary, verb))
         if summary.unpriced:
             output.warn(f"{summary.unpriced:,} event(s) have no known price; see `agentcost pricing missing`")
+    _evaluate_alerts(ctx, summary, quiet)
     if summary.rejected:
         raise typer.Exit(int(ExitCode.REJECTED))
 
@@ -121,7 +139,7 @@ def register(app: typer.Typer) -> None:
                                      Hooks(on_reject=sink, on_progress=bar.advance, on_total=bar.total))
         finally:
             sink.close()
-        _finish(summary, "ingested", quiet)
+        _finish(ctx, summary, "ingested", quiet)
 
     @import_app.command("claude-code")
     def import_claude_code(
@@ -177,4 +195,4 @@ def _import_agent(ctx: typer.Context, agent: str, paths: list[Path] | None, proj
                                             Hooks(on_reject=sink, on_progress=bar.advance, on_total=bar.total))
     finally:
         sink.close()
-    _finish(summary, "imported", quiet)
+    _finish(ctx, summary, "imported", quiet)

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from .. import output
-from ._common import CsvOpt, JsonOpt, backend, emit_listing, one_format
+from ._common import CsvOpt, JsonOpt, QuietOpt, backend, emit_listing, one_format
 
-outbox_app = typer.Typer(help="Queued emails (invitations, verification, password resets, security notices).",
+outbox_app = typer.Typer(help="Queued messages (alerts, invitations, verification, resets) and their delivery.",
                          no_args_is_help=True)
 
 OUTBOX_COLUMNS = ("id", "created_utc", "channel", "recipient", "template", "subject", "status", "attempts",
@@ -21,7 +21,8 @@ OUTBOX_COLUMNS = ("id", "created_utc", "channel", "recipient", "template", "subj
 def outbox_list(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option("--status", help="Only messages in this state (pending, sent, "
-                                               "failed).", show_default=False)] = None,
+                                               "dead, unknown; failed: dead or unknown).", show_default=False)]
+    = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100_000, help="At most this many messages.")]
     = 100,
     json_: JsonOpt = False,
@@ -69,3 +70,49 @@ def outbox_show(
         con.print(f"Last error: {message['last_error']}", markup=False)
     con.print("", markup=False)
     con.print(message["body"].rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+
+
+@outbox_app.command("dispatch")
+def outbox_dispatch(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most this many messages.")]
+    = 100,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Deliver what is due now, once each (for cron, without a daemon); exits 1 if a message died.
+
+    Failed attempts are retried later on the schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
+    Example: * * * * * agentcost outbox dispatch -q
+    """
+    report = backend(ctx).dispatch_outbox(limit=limit)
+    if json_:
+        output.write_json(report)
+    if not quiet:
+        output.info(f"{report['claimed']} due: {report['sent']} sent, {report['retrying']} to retry, "
+                    f"{report['dead']} failed for good, {report['unknown']} with an unknown outcome")
+    for name in report["disabled_channels"]:
+        output.warn(f"channel {name} was disabled (see `agentcost channels list`)")
+    if report["dead"]:
+        raise typer.Exit(1)
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    ctx: typer.Context,
+    ids: Annotated[list[int] | None, typer.Argument(help="Message ids to send again.", show_default=False)] = None,
+    all_failed: Annotated[bool, typer.Option("--all-failed", help="Every failed message since --since.")] = False,
+    since: Annotated[str | None, typer.Option("--since", help="With --all-failed: created at or after.",
+                                              show_default=False)] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Queue failed messages again (emails keep their idempotency key: a provider that took one drops the copy).
+
+    Example: agentcost outbox retry 12 13
+    """
+    from .channels import _since
+
+    result = backend(ctx).retry_deliveries(ids=list(ids or []) or None, all_failed=all_failed,
+                                           since=_since(ctx, since))
+    if not quiet:
+        output.info(f"queued {result['requeued']} messages again")

@@ -21,7 +21,7 @@ from .config import ServerConfig
 from .ingest_pool import IngestPool
 from .ingest_writer import GroupCommitWriter
 from .limiting import ApiLimiter
-from .routes import admin, events, health, projects, sso, usage
+from .routes import admin, alerting, events, health, projects, sso, usage
 from .routes import auth as auth_routes
 from .stores import StoreProvider
 
@@ -80,6 +80,14 @@ def create_api(config: ServerConfig, *, auth: AuthConfig | None = None) -> FastA
         limiter.limiter.check_storage()
         metrics.set_outbox_depth_source(lambda: len(stores.get().list_outbox(status="pending", limit=100_000)))
         writer.start()
+        if config.scheduler:
+            from ..services.jobs import job_specs
+            from .scheduler import JobScheduler
+
+            app.state.scheduler = JobScheduler(
+                job_specs(pricing_at=config.pricing_refresh, imports=config.scheduled_imports), stores.get,
+                zone=stores.get().rollup_zone)
+            app.state.scheduler.start()
         try:
             if pool is not None:
                 from ..services.usage import current_pricer
@@ -92,6 +100,8 @@ def create_api(config: ServerConfig, *, auth: AuthConfig | None = None) -> FastA
                     await pool.close()
             yield
         finally:
+            if app.state.scheduler is not None:
+                app.state.scheduler.shutdown()  # waits for a running job: its lease is released
             writer.close()  # after the last request: what was acknowledged is committed already
             if pool is not None:
                 await pool.close()  # no request is waiting for it any more
@@ -111,9 +121,10 @@ def create_api(config: ServerConfig, *, auth: AuthConfig | None = None) -> FastA
     app.state.writer = writer
     app.state.ingest_pool = pool
     app.state.metrics = metrics
+    app.state.scheduler = None
     problems.install(app)
     openapi.install(app)
-    for module in (health, events, auth_routes, sso, projects, usage, admin):
+    for module in (health, events, auth_routes, sso, projects, usage, admin, alerting):
         app.include_router(module.router)
 
     if config.docs:

@@ -39,6 +39,11 @@ class ServerConfig:
     ingest_workers: int = 0  # processes that prepare large event batches (server/ingest_pool.py)
     docs: bool = True
     sso: OidcSettings | None = None  # single sign-on (`sso.*` settings); None: off
+    # The scheduled jobs (server/scheduler.py). Off by default so in-process apps in tests run
+    # none; `agentcost daemon` reads scheduler.enabled (on by default).
+    scheduler: bool = False
+    pricing_refresh: str = "02:00"
+    scheduled_imports: bool = False
 
     @property
     def local_store(self) -> bool:
@@ -75,6 +80,9 @@ class ServerConfig:
             workers=workers,
             ingest_workers=1 if conf["server.ingest_worker"] else 0,  # ServerConfig's own default (tests): 0
             sso=OidcSettings.from_settings(conf),
+            scheduler=conf["scheduler.enabled"],
+            pricing_refresh=conf["scheduler.pricing_refresh"],
+            scheduled_imports=bool(conf["scheduler.import_paths"]),
         )
 
 

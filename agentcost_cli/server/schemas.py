@@ -402,7 +402,22 @@ class RepriceAnswer(BaseModel):
 OUTBOX_EXAMPLE: dict[str, Any] = {
     "id": 3, "created_utc": "2026-11-20T10:15:30.123456Z", "channel": "email", "recipient": "ana@example.com",
     "template": "password_reset", "subject": "Reset your agentcost password", "status": "pending", "attempts": 0,
-    "next_attempt_utc": None, "sent_utc": None, "last_error": None}
+    "next_attempt_utc": "2026-11-20T10:15:30.123456Z", "sent_utc": None, "last_error": None, "provider": None,
+    "provider_message_id": None, "message_uid": "msg_2kTq8vHc1sPzXy", "alert_id": None, "channel_name": None}
+
+
+class DeliveryAttempt(BaseModel):
+    model_config = _OUT
+
+    attempt_no: int
+    started_utc: str
+    provider: str | None
+    outcome: str | None = Field(description="delivered, accepted, retry, refused, failed, unknown, disabled or "
+                                            "blocked")
+    status_code: int | None
+    latency_ms: int | float | None
+    response_excerpt: str | None = Field(description="The start of the receiver's answer (at most 500 characters).")
+    error: str | None
 
 
 class OutboxMessage(BaseModel):
@@ -410,15 +425,21 @@ class OutboxMessage(BaseModel):
 
     id: int
     created_utc: str
-    channel: str
+    channel: str = Field(description="email, webhook, slack, discord, ntfy or twilio")
     recipient: str
     template: str
     subject: str
-    status: str = Field(description="pending, sent or failed")
+    status: str = Field(description="pending, sent, dead (retries used up or refused for good) or unknown (an "
+                                    "email whose outcome cannot be known; never re-sent blindly)")
     attempts: int
     next_attempt_utc: str | None
     sent_utc: str | None
     last_error: str | None
+    provider: str | None
+    provider_message_id: str | None
+    message_uid: str | None = Field(description="The webhook-id: the same on every attempt and manual retry.")
+    alert_id: int | None
+    channel_name: str | None
 
 
 class OutboxPage(BaseModel):
@@ -430,9 +451,11 @@ class OutboxPage(BaseModel):
 
 class OutboxMessageBody(OutboxMessage):
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
-        {**OUTBOX_EXAMPLE, "body": "Hello Ana,\n\nReset your password: https://costs.example.org/reset-password?..."}]})
+        {**OUTBOX_EXAMPLE, "body": "Hello Ana,\n\nReset your password: https://costs.example.org/reset-password?...",
+         "attempt_log": []}]})
 
     body: str = Field(description="The rendered message: it may hold a live sign-in or reset link.")
+    attempt_log: list[DeliveryAttempt]
 
 
 class VerifiedEmail(BaseModel):

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from ..services.auth_config import AuthConfig, use_auth_config
+from ..services.notify_config import load_notify_config, use_notify_config
 from ..store.base import Store
 
 
@@ -16,6 +17,9 @@ class StoreProvider:
         self.location = location
         self.synchronous = synchronous
         self.auth = auth
+        # One delivery configuration per daemon, shared by its threads' stores (routes see them
+        # through deps._ThreadStore, which takes no attributes of its own).
+        self.notify = load_notify_config()
         self._local = threading.local()
         self._all: list[Store] = []
         self._lock = threading.Lock()
@@ -27,6 +31,7 @@ class StoreProvider:
 
             store = open_store(self.location, synchronous=self.synchronous, migrate=False)
             use_auth_config(store, self.auth)
+            use_notify_config(store, self.notify)
             self._local.store = store
             with self._lock:
                 self._all.append(store)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..store.base import EventFilter, Store
 from .actor import LOCAL, Actor
+from .backend_alerts import AlertsBackend, LocalAlerts
 from .reports import ReportRequest
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from .ingest import Hooks
 
 
-class Backend(Protocol):
+class Backend(AlertsBackend, Protocol):
     """Args and returns mirror the service functions of the same names.
 
     Raises: the agentcost errors the services raise (NotFound, PermissionDenied, Conflict,
@@ -94,7 +95,7 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-class LocalBackend:
+class LocalBackend(LocalAlerts):
     """The services over a store, as `actor` (the local owner unless told otherwise)."""
 
     def __init__(self, store: Store, actor: Actor = LOCAL) -> None:

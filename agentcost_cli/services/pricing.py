@@ -281,11 +281,26 @@ def update_prices(store: Store, actor: Actor, *, source: str, timeout: float) ->
              "source": parsed.format}
             for c in changes
         ])
+    _alert_on_changes(store, changes, revision=revision, source=source)
     return UpdateResult(
         status="updated", source=source, format=parsed.format, sha256=sha, model_count=parsed.model_count,
         provider_count=parsed.provider_count, warnings=list(parsed.warnings), revision=revision,
         changes=[c.__dict__ for c in changes],
     )
+
+
+def _alert_on_changes(store: Store, changes: list[Any], *, revision: int, source: str) -> None:
+    """Tell the operators about large changes on models in use. The update has committed:
+    a notice that cannot be queued is logged, and never undoes it."""
+    import logging
+
+    from ..errors import AgentcostError
+    from .price_alerts import notify_price_changes
+
+    try:
+        notify_price_changes(store, changes, revision=revision, source=source)
+    except AgentcostError as exc:
+        logging.getLogger("agentcost.alerts").warning("price-change alert not queued: %s", exc.message)
 
 
 def history(store: Store, actor: Actor, *, provider: str | None = None,

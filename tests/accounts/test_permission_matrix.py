@@ -16,6 +16,7 @@ import pkgutil
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +27,24 @@ import agentcost_cli.services as services_pkg
 from agentcost_cli.errors import NotFound, PermissionDenied
 from agentcost_cli.ingest.pipeline import IngestOptions
 from agentcost_cli.services import (
+    alert_run,
+    alert_tests,
+    alerting,
     audit,
+    budgets,
+    channels,
     clock,
     demo,
     export,
     ingest,
+    jobs,
     keys,
     mfa,
     outbox,
     pricing,
     projects,
     reports,
+    rules,
     sessions,
     sso,
     usage,
@@ -59,6 +67,8 @@ def allow(*names: str) -> frozenset[str]:
 
 
 OPERATORS = allow()
+READERS = allow("owner", "admin", "member", "viewer", "key_read", "key_admin")  # a project's usage
+MANAGERS = allow("owner", "admin", "key_admin")  # a project's budgets, rules and channels
 ANY_USER = allow("owner", "admin", "member", "viewer", "outsider")
 EVERYONE = frozenset(ACTORS)
 
@@ -113,10 +123,35 @@ EXPECTED: dict[str, frozenset[str]] = {
     "pricing.reprice": OPERATORS,
     "demo.build_demo_store": OPERATORS,
     "demo.create_demo_store": OPERATORS,
+    "channels.list_channels": EVERYONE,  # filtered to what each may see
+    "channels.get_channel": READERS,
+    "channels.add_channel": MANAGERS,
+    "channels.remove_channel": MANAGERS,
+    "channels.set_enabled": MANAGERS,
+    "channels.rotate_secret": MANAGERS,
+    "budgets.list_budgets": EVERYONE,
+    "budgets.budget_status": READERS,
+    "budgets.create_budget": MANAGERS,
+    "budgets.update_budget": MANAGERS,
+    "budgets.delete_budget": MANAGERS,
+    "rules.list_rules": EVERYONE,
+    "rules.create_rule": MANAGERS,
+    "rules.update_rule": MANAGERS,
+    "rules.delete_rule": MANAGERS,
+    "alerting.list_alerts": EVERYONE,
+    "alerting.list_mutes": EVERYONE,
+    "alerting.mute": MANAGERS,
+    "alerting.unmute": MANAGERS,
+    "alert_tests.test_channels": MANAGERS,
+    "alert_run.run_alerts": OPERATORS,
+    "alert_run.dispatch": OPERATORS,
+    "outbox.deliveries": MANAGERS,  # the project's own channel's deliveries
+    "outbox.retry": MANAGERS,
+    "jobs.list_jobs": OPERATORS,
 }
 # Public functions that take an actor but are not operations: the audit recorder (every
 # operation calls it with the actor it already checked).
-NOT_OPERATIONS = {"audit.record"}
+NOT_OPERATIONS = {"audit.record", "ownership.owner_project_id", "ownership.check", "ownership.visible"}
 
 
 @dataclass
@@ -139,6 +174,10 @@ def _seed(store: Store) -> tuple[int, int]:
     listing, _ = keys.create_key(store, LOCAL, "p", name="someone else's", scopes=("ingest",))
     session = sessions.login(store, email="target@example.com", password="correct horse battery staple")
     users.request_verification(store, LOCAL, "target@example.com")
+    # A project channel (localhost: a test delivery is refused as loopback, never sent), budget and rule.
+    channels.add_channel(store, LOCAL, name="pchan", kind="webhook", target="https://localhost/hook", project="p")
+    budgets.create_budget(store, LOCAL, name="pb", amount="10", project="p", channel_names=["pchan"])
+    rules.create_rule(store, LOCAL, name="pr", expression="cost > 1 per day", project="p", channel_names=["pchan"])
     return int(listing["id"]), session.session_id
 
 
@@ -245,6 +284,34 @@ INVOKE: dict[str, Callable[[Team, Actor], Any]] = {
     "pricing.reprice": lambda t, a: pricing.reprice(t.store, a, dry_run=True),
     "demo.build_demo_store": lambda t, a: demo.build_demo_store(t.store, a, events=20),
     "demo.create_demo_store": lambda t, a: demo.create_demo_store(a, t.tmp / "demo.db", events=20)[0].close(),
+    "channels.list_channels": lambda t, a: channels.list_channels(t.store, a),
+    "channels.get_channel": lambda t, a: channels.get_channel(t.store, a, "pchan"),
+    "channels.add_channel": lambda t, a: channels.add_channel(t.store, a, name="new", kind="email",
+                                                              target="ops@example.com", project="p"),
+    "channels.remove_channel": lambda t, a: channels.remove_channel(t.store, a, "pchan"),
+    "channels.set_enabled": lambda t, a: channels.set_enabled(t.store, a, "pchan", False),
+    "channels.rotate_secret": lambda t, a: channels.rotate_secret(t.store, a, "pchan"),
+    "budgets.list_budgets": lambda t, a: budgets.list_budgets(t.store, a),
+    "budgets.budget_status": lambda t, a: budgets.budget_status(t.store, a, "pb"),
+    "budgets.create_budget": lambda t, a: budgets.create_budget(t.store, a, name="nb", amount="5", project="p"),
+    "budgets.update_budget": lambda t, a: budgets.update_budget(t.store, a, "pb", amount="20"),
+    "budgets.delete_budget": lambda t, a: budgets.delete_budget(t.store, a, "pb"),
+    "rules.list_rules": lambda t, a: rules.list_rules(t.store, a),
+    "rules.create_rule": lambda t, a: rules.create_rule(t.store, a, name="nr", expression="events > 5 per hour",
+                                                        project="p"),
+    "rules.update_rule": lambda t, a: rules.update_rule(t.store, a, "pr", enabled=False),
+    "rules.delete_rule": lambda t, a: rules.delete_rule(t.store, a, "pr"),
+    "alerting.list_alerts": lambda t, a: alerting.list_alerts(t.store, a),
+    "alerting.list_mutes": lambda t, a: alerting.list_mutes(t.store, a),
+    "alerting.mute": lambda t, a: alerting.mute(t.store, a, "budget:pb", duration=timedelta(hours=1)),
+    "alerting.unmute": lambda t, a: alerting.unmute(t.store, a, "budget:pb"),
+    "alert_tests.test_channels": lambda t, a: alert_tests.test_channels(t.store, a, ["pchan"]),
+    "alert_run.run_alerts": lambda t, a: alert_run.run_alerts(t.store, a),
+    "alert_run.dispatch": lambda t, a: alert_run.dispatch(t.store, a),
+    "outbox.deliveries": lambda t, a: outbox.deliveries(t.store, a, channel="pchan"),
+    "outbox.retry": lambda t, a: outbox.retry(t.store, a, all_failed=True, since="2026-01-01T00:00:00.000000Z",
+                                              channel="pchan"),
+    "jobs.list_jobs": lambda t, a: jobs.list_jobs(t.store, a),
 }
 
 PRICES = Path(__file__).parents[1] / "fixtures" / "pricing" / "genai_prices_data_v2.json"

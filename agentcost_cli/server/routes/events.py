@@ -117,6 +117,9 @@ async def _ingest(request: Request, actor: Any, fmt: str) -> Response:
     else:
         prepared = prepare() if inline else await run_in_threadpool(prepare)
     result = await request.app.state.writer.submit(prepared)
+    scheduler = request.app.state.scheduler
+    if scheduler is not None and result.count("created"):
+        scheduler.nudge("alerts.evaluate")  # budgets and rules see the new spend within seconds
     metrics = request.app.state.metrics
     if metrics is not None:
         metrics.events(project or "-", result.count("created"), result.count("duplicate"), result.count("rejected"))
