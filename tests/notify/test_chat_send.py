@@ -243,9 +243,14 @@ def test_loopback_is_blocked_without_the_dev_flags_and_the_error_hides_the_token
 
 
 def test_connection_refused_is_retry_and_hides_the_token(receiver: Receiver) -> None:
-    url = slack_url(receiver)
-    receiver.server.server_close()
-    attempt = send_slack(url, make_notice(), **DEV)
+    import socket
+
+    # A port bound but not listening refuses connections, and stays ours for the test (closing
+    # a server instead let another test's server take the port under xdist).
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        url = slack_url(receiver).replace(f":{receiver.port}/", f":{held.getsockname()[1]}/")
+        attempt = send_slack(url, make_notice(), **DEV)
     assert attempt.outcome is Outcome.RETRY and "Connect" in (attempt.error or "")
     assert not leaks(attempt, SECRET)
 
