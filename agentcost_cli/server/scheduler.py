@@ -33,6 +33,9 @@ class JobScheduler:
         self.stores = stores
         self.zone = zone
         self.owner = dispatcher_id()
+        # APScheduler logs every run at INFO ("Running job...", "executed successfully"): twice a
+        # second with dispatch. Our own line per run (services/jobs.py) says what matters.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                            "misfire_grace_time": 300})
         self._nudge_due = -float(NUDGE_SECONDS)  # when the pending nudged run starts (time.monotonic)

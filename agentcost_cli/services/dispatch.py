@@ -42,6 +42,7 @@ from .notify_config import NotifyConfig, notify_config
 
 LEASE = timedelta(minutes=5)  # longer than any one attempt (30 s HTTP timeout, SMTP's own)
 MAX_PRIMARY_FAILURES = 3
+EMAIL_CONFIG_RECHECK = timedelta(minutes=1)
 MAX_EXCERPT = 500
 _OUTCOME = {Outcome.DELIVERED: "delivered", Outcome.RETRY: "retry", Outcome.DISABLE: "disabled",
             Outcome.TERMINAL: "failed", Outcome.BLOCKED: "blocked"}
@@ -103,9 +104,11 @@ def _dispatch(store: Store, config: NotifyConfig, message: dict[str, Any], owner
         _finish(store, message, owner, _Result("dead", error=why), attempt_no, report)
         return
     if message["channel"] == "email" and not config.email_configured():
-        # No provider yet: the email waits, untouched (no attempt spent, nothing dead), until one
-        # is configured; `outbox list` shows it pending and the daemon warns about it.
-        store.finish_outbox(int(message["id"]), owner=owner, fields={})
+        # No provider yet: the email waits (no attempt spent, nothing dead) and is looked at
+        # again a minute later, until one is configured; `outbox list` says why it waits.
+        store.finish_outbox(int(message["id"]), owner=owner, fields={
+            "next_attempt_utc": format_utc(clock.now() + EMAIL_CONFIG_RECHECK),
+            "last_error": "waiting: no email provider is configured"})
         report.waiting += 1
         _warn_unconfigured()
         return

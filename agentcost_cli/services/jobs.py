@@ -37,6 +37,10 @@ class JobSpec:
     daily_at: str | None = None  # "HH:MM" local time, with up to `jitter` added
     jitter: timedelta = timedelta(0)
     lease: timedelta = timedelta(minutes=10)  # longer than a run may take; a crashed run's lease expires
+    # A cheap read that says whether there is anything to do. False skips the slot without
+    # taking it: a job that wakes every second (dispatch) then writes, logs and counts only
+    # the runs that did work, and never takes the store's write lock while idle.
+    has_work: Callable[[Store, datetime], bool] | None = None
 
     def slot(self, now: datetime, zone: str) -> str:
         """The run `now` belongs to."""
@@ -83,6 +87,8 @@ def run_job(store: Store, spec: JobSpec, *, owner: str, zone: str = "UTC", now: 
     or None when skipped. Failures are logged and recorded, never raised: a scheduler
     thread must survive a bad run."""
     now = now or clock.now()
+    if spec.has_work is not None and not spec.has_work(store, now):
+        return None
     slot = slot or spec.slot(now, zone)
     if not store.claim_job(spec.name, slot=slot, owner=owner, now_utc=format_utc(now),
                            lease_until_utc=format_utc(now + spec.lease)):
@@ -111,6 +117,11 @@ def _dispatch(store: Store) -> dict[str, Any]:
 
     report = dispatch_once(store, limit=100)
     return {"sent": report.sent, "claimed": report.claimed, "dead": report.dead}
+
+
+def _due(store: Store, now: datetime) -> bool:
+    due = store.next_outbox_due()
+    return due is not None and (due == "" or due <= format_utc(now))
 
 
 def _evaluate(store: Store) -> dict[str, Any]:
@@ -153,7 +164,7 @@ def job_specs(*, pricing_at: str = "02:00", imports: bool = False) -> list[JobSp
     """The daemon's jobs under the given settings."""
     specs = [
         JobSpec("outbox.dispatch", "deliver due alerts and emails", _dispatch, every=timedelta(seconds=1),
-                lease=timedelta(minutes=5)),
+                lease=timedelta(minutes=5), has_work=_due),
         JobSpec("alerts.evaluate", "budgets, forecasts and alert rules", _evaluate, every=timedelta(minutes=1)),
         JobSpec("anomalies.scan", "daily spend against each project's baseline", _anomalies,
                 every=timedelta(hours=1)),
@@ -191,6 +202,8 @@ def list_jobs(store: Store, actor: Actor, *, specs: list[JobSpec] | None = None,
         row = rows.get(spec.name, {})
         last = parse_utc(row["last_start_utc"]) if row.get("last_start_utc") else None
         schedule = f"every {_span(spec.every)}" if spec.every else f"daily at {spec.daily_at} {zone}"
+        if spec.has_work is not None:
+            schedule += ", when due"
         out.append({
             "job": spec.name, "description": spec.description, "schedule": schedule,
             "last_start_utc": row.get("last_start_utc"), "last_end_utc": row.get("last_end_utc"),

@@ -41,9 +41,11 @@ def seed_operator_data(db: Path) -> None:
 
 
 def daemon_env(tmp: Path, **extra: str) -> dict[str, str]:
-    """The daemon's own home (never the user's), a price source on disk (never the internet), and
-    sign-in limits a test module's many sign-ins from one address stay under."""
+    """The daemon's own home (never the user's), a price source on disk (never the internet),
+    sign-in limits a test module's many sign-ins from one address stay under, and no scheduled
+    jobs (both modes' stores must change only through the commands compared)."""
     return {"AGENTCOST_HOME": str(tmp / "daemon-home"), "AGENTCOST_PRICING_URL": str(PRICES),
+            "AGENTCOST_SCHEDULER": "0",
             "AGENTCOST_RATE_LIMITS": "auth_ip=10000/minute,ip_requests=100000/minute,user_requests=100000/minute",
             **extra}
 

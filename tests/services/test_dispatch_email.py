@@ -252,3 +252,26 @@ def test_smtp_451_is_retried_and_550_is_dead(store: Store, smtp: tuple[SmtpHandl
     dead = messages(store, "mail")[1]
     assert dead["status"] == "dead" and "550" in dead["last_error"]
     assert attempts(store, dead) == [("smtp", "failed")]
+
+
+def test_without_a_provider_an_email_waits_and_spends_no_attempt(store: Store, t0: datetime,
+                                                                  resend: FakeApi) -> None:
+    """An account email queued before email is configured is neither dead nor silently dropped:
+    it waits (looked at again each minute) and goes out once a provider is configured."""
+    from agentcost_cli.services import outbox
+
+    outbox.enqueue(store, template="verify_email", recipient="ana@example.com",
+                   variables={"link": "https://costs.example.org/verify?t=x", "email": "ana@example.com",
+                              "name": "Ana", "token": "x"},
+                   idempotency_key="verify/1")
+    report = dispatch.dispatch_once(store)
+    assert (report.claimed, report.waiting, report.sent, report.dead) == (1, 1, 0, 0)
+    [row] = store.query_outbox(outbox.OutboxQuery())
+    assert (row["status"], row["attempts"]) == ("pending", 0)
+    assert row["last_error"] == "waiting: no email provider is configured"
+    assert store.list_attempts(int(row["id"])) == []
+    assert dispatch.dispatch_once(store).claimed == 0  # not due again at once
+    configure(store, resend=resend)
+    clock.advance(dispatch.EMAIL_CONFIG_RECHECK)
+    assert dispatch.dispatch_once(store).sent == 1
+    assert [r.json["to"] for r in resend.requests] == [["ana@example.com"]]
