@@ -537,6 +537,11 @@ class SqliteStore(PricingTables, AccountTables, AlertTables, Store):
         # Join projects only to name them or filter on them: most reports need neither.
         join = " JOIN projects p ON p.id = x.project_id" if "project" in query.dimensions or \
             query.filter.projects else ""
+        if join and table == "events" and (query.filter.since or query.filter.until):
+            # Without statistics SQLite starts from projects and reads the project's events through
+            # events_dedupe, all of them, before the time filter (0.8 s for one hour of one project on
+            # 1M events). A time range is the narrower cut: read events_ts first, then the project.
+            join = " CROSS JOIN projects p ON p.id = x.project_id"
         sql = f"SELECT {select} FROM {table} x{join} WHERE {where} GROUP BY {group}"
         rows = []
         width = len(dims)
