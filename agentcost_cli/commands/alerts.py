@@ -51,6 +51,11 @@ def alerts_list(
         right=["id"], droppable=["id", "kind", "fired (UTC)"])
 
 
+# What a test message's outbox status means to the person testing.
+_RESULT = {"sent": "sent", "pending": "NOT SENT (will retry)", "dead": "NOT SENT (failed)",
+           "unknown": "UNKNOWN (may have been sent)"}
+
+
 def show_test_results(results: list[dict[str, Any]], json_: bool) -> None:
     """Print what each channel answered; exit 1 when one did not take the message."""
     if json_:
@@ -58,7 +63,7 @@ def show_test_results(results: list[dict[str, Any]], json_: bool) -> None:
     else:
         output.render_table(
             ["channel", "kind", "result", "answer", "ms"],
-            ([r["channel"], r["kind"], "sent" if r["status"] == "sent" else f"NOT SENT ({r['status']})",
+            ([r["channel"], r["kind"], _RESULT.get(r["status"], f"NOT SENT ({r['status']})"),
               f"HTTP {r['status_code']}" if r["status_code"] else (r["error"] or r["outcome"] or "-"),
               r["latency_ms"] if r["latency_ms"] is not None else "-"] for r in results),
             right=["ms"])
