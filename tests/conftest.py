@@ -53,3 +53,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped in CI, where nothing may be skipped: {reason}"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long tests first (`slow`, then `subprocess`), in their collected order otherwise: with
+    pytest-xdist the long ones then run while the many short ones fill the other workers,
+    instead of one (the 75 s schemathesis run) starting last and finishing alone."""
+    def weight(item: pytest.Item) -> int:
+        return 0 if item.get_closest_marker("slow") else 1 if item.get_closest_marker("subprocess") else 2
+
+    items.sort(key=weight)
