@@ -403,9 +403,11 @@ def test_daemon_jobs_lists_the_runs_and_a_failure(tmp_path: Path, monkeypatch: p
         sqlite_exec(db, "INSERT INTO outbox (created_utc, channel, recipient, template, subject, payload_sealed,"
                         " idempotency_key, status) VALUES (?, 'email', 'a@example.com', 'alert', 's', 'x', 'k1',"
                         " 'pending')", (format_utc(datetime.now(UTC)),))
-        wait_for("the dispatcher's run", lambda: (job_runs(db).get("outbox.dispatch") or {}).get("runs", 0) >= 1)
+        # (job_runs counts a run when it starts: wait for what the run wrote, not for the count)
+        wait_for("the dispatcher's run", lambda: sqlite_rows(db, "SELECT last_error FROM outbox")[0]["last_error"])
         assert sqlite_rows(db, "SELECT attempts, last_error FROM outbox") == [
             {"attempts": 0, "last_error": "waiting: no email provider is configured"}]
+        assert job_runs(db)["outbox.dispatch"]["runs"] >= 1
         assert daemon.process.poll() is None and httpx.get(f"{daemon.url}/healthz").status_code == 200
         table = cli(db, "daemon", "jobs")
         assert table.returncode == 0 and "pricing.refresh" in table.stdout and "error" in table.stdout
