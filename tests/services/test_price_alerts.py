@@ -108,8 +108,8 @@ def test_a_dated_model_name_in_the_logs_matches_its_catalog_model(sqlite_store: 
     from agentcost_cli.services.pricing import load_catalog
 
     resolved = load_catalog(sqlite_store).resolve("anthropic", "claude-sonnet-4-5-20250929")
-    if resolved.model_ref.lower() == "claude-sonnet-4-5-20250929":
-        pytest.skip("the bundled catalog knows the dated name itself")
+    # The case under test: the logs' dated name resolves to a different catalog model.
+    assert resolved.model_ref.lower() != "claude-sonnet-4-5-20250929", "pick a dated name the catalog maps"
     add(sqlite_store, [ev("dated", T0 - timedelta(days=1), USD, provider="anthropic",
                           model="claude-sonnet-4-5-20250929")])
     changes = [change(resolved.provider_id, resolved.model_ref, "input_mtok", "3", "4")]
