@@ -26,6 +26,7 @@ from .commands import daemon as daemon_cmd
 from .commands import data as data_cmd
 from .commands import db as db_cmd
 from .commands import demo as demo_cmd
+from .commands import events as events_cmd
 from .commands import ingest as ingest_cmd
 from .commands import keys as keys_cmd
 from .commands import login as login_cmd
@@ -82,6 +83,7 @@ ingest_cmd.register(app)
 app.add_typer(ingest_cmd.import_app, name="import")
 report_cmd.register(app)
 app.add_typer(data_cmd.export_app, name="export")
+app.add_typer(events_cmd.events_app, name="events")
 app.add_typer(pricing_cmd.pricing_app, name="pricing")
 app.add_typer(config_cmd.config_app, name="config")
 app.add_typer(db_cmd.db_app, name="db")

@@ -31,6 +31,25 @@ def _path(*parts: str) -> str:
     return "/" + "/".join(quote(p, safe="") for p in parts)
 
 
+def _dimension_params(keys: Sequence[str], users: Sequence[str],
+                      tags: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [*(("key", k) for k in keys), *(("user", u) for u in users),
+            *(("tag", f"{name}={value}") for name, value in tags)]
+
+
+def _filter_params(flt: EventFilter) -> list[tuple[str, str]]:
+    """An EventFilter as the query parameters of /v1/events and /v1/export/events."""
+    params: list[tuple[str, str]] = []
+    if flt.since:
+        params.append(("since", flt.since))
+    if flt.until:
+        params.append(("until", flt.until))
+    params += [("project", p) for p in flt.projects]
+    params += [("provider", p) for p in flt.providers]
+    params += [("model", m) for m in flt.models]
+    return params + _dimension_params(flt.keys, flt.users, flt.tags)
+
+
 class RemoteBackend(RemoteAlerts):
     def __init__(self, session: RemoteSession) -> None:
         self.session = session
@@ -80,20 +99,28 @@ class RemoteBackend(RemoteAlerts):
         params += [("project", p) for p in request.projects]
         params += [("provider", p) for p in request.providers]
         params += [("model", m) for m in request.models]
+        params += _dimension_params(request.keys, request.users, request.tags)
         result: dict[str, Any] = self._json("GET", "/v1/report", params=params)
+        return result
+
+    def list_events(self, flt: EventFilter, *, limit: int = 100, cursor: str | None = None,
+                    search: str | None = None) -> dict[str, Any]:
+        params = [*_filter_params(flt), ("limit", str(limit))]
+        if cursor is not None:
+            params.append(("cursor", cursor))
+        if search is not None:
+            params.append(("search", search))
+        result: dict[str, Any] = self._json("GET", "/v1/events", params=params)
+        return result
+
+    def show_event(self, project: str, event_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", _path("v1", "events", project, event_id))
         return result
 
     def export_events(self, flt: EventFilter) -> Iterator[dict[str, Any]]:
         import orjson
 
-        params: list[tuple[str, str]] = [("format", "jsonl")]
-        if flt.since:
-            params.append(("since", flt.since))
-        if flt.until:
-            params.append(("until", flt.until))
-        params += [("project", p) for p in flt.projects]
-        params += [("provider", p) for p in flt.providers]
-        params += [("model", m) for m in flt.models]
+        params: list[tuple[str, str]] = [("format", "jsonl"), *_filter_params(flt)]
         response = self.session.request("GET", "/v1/export/events", params=params)
         for line in response.iter_lines():
             if line.strip():

@@ -135,6 +135,16 @@ ProviderFilterOpt = Annotated[
 ModelFilterOpt = Annotated[
     list[str] | None, typer.Option("--model", help="Only these models (repeatable).", show_default=False)
 ]
+KeyFilterOpt = Annotated[
+    list[str] | None, typer.Option("--key", help="Only events with these key ids (repeatable).", show_default=False)
+]
+UserFilterOpt = Annotated[
+    list[str] | None, typer.Option("--user", help="Only events of these users (repeatable).", show_default=False)
+]
+TagFilterOpt = Annotated[
+    list[str] | None, typer.Option("--tag", help="Only events tagged NAME=VALUE (repeatable; all must match).",
+                                   metavar="NAME=VALUE", show_default=False)
+]
 TzOpt = Annotated[str | None, typer.Option("--tz", help="Time zone for days/weeks/months and bare dates "
                                            "(IANA name, UTC or local; default report.timezone).",
                                            show_default=False)]

@@ -9,14 +9,17 @@ import typer
 from .. import output
 from ._common import (
     CsvOpt,
+    KeyFilterOpt,
     ModelFilterOpt,
     OutputOpt,
     ProjectFilterOpt,
     ProviderFilterOpt,
     QuietOpt,
     SinceOpt,
+    TagFilterOpt,
     TzOpt,
     UntilOpt,
+    UserFilterOpt,
     backend,
     binary_target,
     csv_list,
@@ -38,6 +41,9 @@ def export_events(
     project: ProjectFilterOpt = None,
     provider: ProviderFilterOpt = None,
     model: ModelFilterOpt = None,
+    key: KeyFilterOpt = None,
+    user: UserFilterOpt = None,
+    tag: TagFilterOpt = None,
     csv_: CsvOpt = False,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="JSON Lines, one event per line (the default).")] = False,
     out: OutputOpt = None,
@@ -48,6 +54,7 @@ def export_events(
     Example: agentcost export events --since 2026-11-01 --csv -o november.csv
     """
     from ..services.export import EXPORT_COLUMNS
+    from ..services.reports import parse_tags
     from ..store.base import EventFilter
     from ..timeutil import format_utc
 
@@ -57,6 +64,7 @@ def export_events(
     flt = EventFilter(
         since=format_utc(start) if start else None, until=format_utc(end) if end else None,
         projects=csv_list(project), providers=tuple(p.lower() for p in csv_list(provider)), models=csv_list(model),
+        keys=csv_list(key), users=csv_list(user), tags=parse_tags(tag),
     )
     rows = backend(ctx).export_events(flt)
     if fmt == "csv":

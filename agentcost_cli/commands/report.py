@@ -10,13 +10,16 @@ from .. import output
 from ._common import (
     CsvOpt,
     JsonOpt,
+    KeyFilterOpt,
     ModelFilterOpt,
     OutputOpt,
     ProjectFilterOpt,
     ProviderFilterOpt,
     SinceOpt,
+    TagFilterOpt,
     TzOpt,
     UntilOpt,
+    UserFilterOpt,
     backend,
     binary_target,
     csv_list,
@@ -92,6 +95,9 @@ def register(app: typer.Typer) -> None:
         project: ProjectFilterOpt = None,
         provider: ProviderFilterOpt = None,
         model: ModelFilterOpt = None,
+        key: KeyFilterOpt = None,
+        user: UserFilterOpt = None,
+        tag: TagFilterOpt = None,
         json_: JsonOpt = False,
         csv_: CsvOpt = False,
         out: OutputOpt = None,
@@ -99,8 +105,11 @@ def register(app: typer.Typer) -> None:
         """Cost and tokens per day, model, project... from the store's rollups.
 
         Example: agentcost report --by day,model --since 7d --csv > week.csv
+
+        Filters (--project, --provider, --model, --key, --user, --tag NAME=VALUE) combine; a tag
+        filter sums the raw events (the rollups keep no tags), which is slower on large stores.
         """
-        from ..services.reports import METRIC_COLUMNS, Report, ReportRequest, parse_group_by
+        from ..services.reports import METRIC_COLUMNS, Report, ReportRequest, parse_group_by, parse_tags
 
         fmt = one_format(json=json_, csv=csv_)
         group_by = parse_group_by(by)
@@ -109,7 +118,7 @@ def register(app: typer.Typer) -> None:
         request = ReportRequest(
             group_by=group_by, since=start, until=end, zone=tzinfo, zone_name=tz_label,
             projects=csv_list(project), providers=tuple(p.lower() for p in csv_list(provider)),
-            models=csv_list(model),
+            models=csv_list(model), keys=csv_list(key), users=csv_list(user), tags=parse_tags(tag),
         )
         result = Report.from_json(backend(ctx).report(request), tzinfo)
         if fmt == "json":
@@ -124,6 +133,7 @@ def register(app: typer.Typer) -> None:
             output.info(f"wrote {len(result.rows):,} row(s) to {out}")
         else:
             _table(result)
-            if not result.totals["events"] and not (since or until or project or provider or model):
+            if not result.totals["events"] and not (since or until or project or provider or model or key or user
+                                                    or tag):
                 output.info("no usage yet: try `agentcost import claude-code`, `agentcost ingest FILE`, "
                             "or `agentcost demo`")

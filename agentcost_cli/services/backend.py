@@ -37,6 +37,10 @@ class Backend(AlertsBackend, Protocol):
     def ingest(self, inputs: Sequence[str], options: IngestOptions, hooks: Hooks) -> IngestSummary: ...
     def report(self, request: ReportRequest) -> dict[str, Any]: ...
     def export_events(self, flt: EventFilter) -> Iterator[dict[str, Any]]: ...
+    # Browsing events: services.events (a page newest first; one event with its price breakdown).
+    def list_events(self, flt: EventFilter, *, limit: int = 100, cursor: str | None = None,
+                    search: str | None = None) -> dict[str, Any]: ...
+    def show_event(self, project: str, event_id: str) -> dict[str, Any]: ...
     def list_projects(self) -> list[dict[str, Any]]: ...
     def show_project(self, slug: str) -> dict[str, Any]: ...
     def create_project(self, slug: str, name: str | None = None) -> dict[str, Any]: ...
@@ -117,6 +121,17 @@ class LocalBackend(LocalAlerts):
         from .export import export_rows
 
         return export_rows(self.store, self.actor, flt)
+
+    def list_events(self, flt: EventFilter, *, limit: int = 100, cursor: str | None = None,
+                    search: str | None = None) -> dict[str, Any]:
+        from .events import list_events
+
+        return list_events(self.store, self.actor, flt, limit=limit, cursor=cursor, search=search)
+
+    def show_event(self, project: str, event_id: str) -> dict[str, Any]:
+        from .events import show_event
+
+        return show_event(self.store, self.actor, project, event_id)
 
     def list_projects(self) -> list[dict[str, Any]]:
         from .projects import list_projects

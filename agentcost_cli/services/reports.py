@@ -7,6 +7,8 @@ Sums come from the cheapest source that answers exactly:
   number of hours: a UTC hour then maps to exactly one local day;
 - the raw events, for `session`, half-hour zones (India, Nepal, ...) and bounds
   that are not whole hours.
+Filters narrow the choice: the daily rollup keeps keys and users but no tags, the hourly
+one neither, so a key or user filter skips the hourly rollup and a tag filter reads the events.
 
 Reading needs `USAGE_READ`: operators read everything; anyone else only the projects
 they may read (each project a request names is checked; no name means all of theirs).
@@ -14,6 +16,7 @@ they may read (each project a request names is checked; no name means all of the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -55,6 +58,9 @@ class ReportRequest:
     projects: tuple[str, ...] = ()
     providers: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()  # the events' key_id (the "key" dimension)
+    users: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()  # (name, value) pairs, all must match
 
 
 @dataclass
@@ -88,6 +94,21 @@ class Report:
         return cls(group_by=list(data["group_by"]), since=data["since"], until=data["until"],
                    timezone=data["timezone"], rows=list(data["rows"]), totals=dict(data["totals"]),
                    unpriced_events=int(data["unpriced_events"]), currency=data.get("currency", "USD"), zone=zone)
+
+
+def parse_tags(values: Sequence[str] | None) -> tuple[tuple[str, str], ...]:
+    """NAME=VALUE texts as (name, value) pairs (a value may itself hold `=`).
+
+    Raises:
+        InvalidInput: a text without `=` or with an empty name.
+    """
+    pairs: list[tuple[str, str]] = []
+    for text in values or ():
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"tag filter {text!r} is not NAME=VALUE", hint="e.g. --tag env=prod")
+        pairs.append((name.strip(), value))
+    return tuple(pairs)
 
 
 def parse_group_by(text: str | None) -> tuple[str, ...]:
@@ -145,14 +166,16 @@ def _local_midnight(moment: datetime | None, zone: tzinfo) -> str | None:
 
 def _daily_rows(store: Store, request: ReportRequest, other_dims: tuple[str, ...]) -> list[AggregateRow] | None:
     """Rows from the daily rollup when it can answer exactly, else None."""
-    if set(other_dims) - set(DAILY_DIMENSIONS) or zone_key(request.zone) != store.rollup_zone:
+    if set(other_dims) - set(DAILY_DIMENSIONS) or zone_key(request.zone) != store.rollup_zone \
+            or request.tags:  # the rollup keeps no tags
         return None
     since_day = _local_midnight(request.since, request.zone)
     until_day = _local_midnight(request.until, request.zone)
     if _NOT_MIDNIGHT in (since_day, until_day):
         return None
     flt = EventFilter(since=since_day, until=until_day, projects=request.projects,
-                      providers=request.providers, models=request.models)
+                      providers=request.providers, models=request.models, keys=request.keys,
+                      users=request.users)
     return store.aggregate(AggregateQuery(flt, other_dims, "day"))
 
 
@@ -183,13 +206,15 @@ def build_report(store: Store, actor: Actor, request: ReportRequest) -> Report:
         since=format_utc(request.since) if request.since else None,
         until=format_utc(request.until) if request.until else None,
         projects=request.projects, providers=request.providers, models=request.models,
+        keys=request.keys, users=request.users, tags=request.tags,
     )
     # The cheapest source that answers exactly: the daily rollup, the hourly one, the events.
     daily = _daily_rows(store, request, other_dims)
     if daily is not None:
         return _assemble(request, flt, time_dims, other_dims, daily, "daily", day_buckets=True)
     aligned = _hour_aligned(request.since) and _hour_aligned(request.until)
-    if aligned and not set(other_dims) - set(HOURLY_DIMENSIONS):
+    # The hourly rollup has no key, user or tags: such filters read the events.
+    if aligned and not set(other_dims) - set(HOURLY_DIMENSIONS) and not (flt.keys or flt.users or flt.tags):
         rows = store.aggregate(AggregateQuery(flt, other_dims, "hour"))
         if not time_dims or _whole_hour_offsets(rows, request.zone):
             return _assemble(request, flt, time_dims, other_dims, rows, "hourly", day_buckets=False)

@@ -25,6 +25,15 @@ EVENT_DIMENSIONS = (*DAILY_DIMENSIONS, "session")
 
 SUM_COLUMNS = ("events", "requests", *TOKEN_FIELDS, "cost_nanos", "unpriced_events")
 
+# The columns `Store.page_events` searches (case-insensitive substring).
+SEARCH_COLUMNS = ("model", "session_id", "user_name", "agent", "dedupe_key", "key_id")
+
+
+def like_pattern(text: str) -> str:
+    """`text` as a LIKE pattern matching it anywhere, literally (escape character: backslash)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
 
 @dataclass(frozen=True)
 class EventFilter:
@@ -208,6 +217,21 @@ class Store(AccountStore, AlertStore, ABC):
     @abstractmethod
     def iter_events(self, flt: EventFilter, *, batch_size: int = 5000) -> Iterator[dict[str, Any]]:
         """Stream events in time order, as dicts of stored columns (costs as integer nanos)."""
+
+    @abstractmethod
+    def page_events(self, flt: EventFilter, *, limit: int, before: tuple[str, int] | None = None,
+                    search: str | None = None) -> list[dict[str, Any]]:
+        """One page of events, newest first: the `limit` events that match `flt` (and `search`) and
+        come before `before`, a (ts_utc, id) position (keyset paging; the last row's pair resumes).
+
+        `search`: a case-insensitive substring of model, session_id, user_name, agent, dedupe_key
+        or key_id, matched literally (`%` and `_` are no wildcards). Rows are `iter_events`'s.
+        """
+
+    @abstractmethod
+    def get_event(self, project: str, dedupe_key: str) -> dict[str, Any] | None:
+        """The event `dedupe_key` (the public event id) of the project named `project`, as
+        `iter_events` gives it; None when there is none."""
 
     @abstractmethod
     def count_events(self, flt: EventFilter) -> int: ...

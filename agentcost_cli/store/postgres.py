@@ -38,6 +38,7 @@ from .base import (
     DAILY_DIMENSIONS,
     EVENT_DIMENSIONS,
     HOURLY_DIMENSIONS,
+    SEARCH_COLUMNS,
     SUM_COLUMNS,
     AggregateQuery,
     AggregateRow,
@@ -46,6 +47,7 @@ from .base import (
     MigrationStatus,
     PreparedBatch,
     Store,
+    like_pattern,
 )
 from .migrations.postgres import MIGRATIONS
 from .postgres_accounts import PgAccountTables
@@ -67,6 +69,7 @@ from .postgres_sql import (
     REPRICE_COLUMNS,
     RESERVE_IDS_SQL,
     ROLLUP_SUMS,
+    SEARCH_SQL,
     TABLE_SUMS,
     TAG_SQL,
     local_day_sql,
@@ -497,6 +500,26 @@ class PostgresStore(PgPricingTables, PgAccountTables, PgAlertTables, Store):
                 return
             last = dict(zip(names, records[-1], strict=True))
             after = (last["ts_utc"], last["id"])
+
+    def page_events(self, flt: EventFilter, *, limit: int, before: tuple[str, int] | None = None,
+                    search: str | None = None) -> list[dict[str, Any]]:
+        where, params = self._where(flt, "x", "ts_utc")
+        if before is not None:
+            where += " AND (x.ts_utc, x.id) < (%s, %s)"  # events_ts (ts_utc, id), walked backwards
+            params += [before[0], int(before[1])]
+        if search:
+            where += f" AND ({' OR '.join(SEARCH_SQL.format(column=c) for c in SEARCH_COLUMNS)})"
+            params += [like_pattern(search)] * len(SEARCH_COLUMNS)
+        cursor = self._run(f"{EVENT_SELECT} WHERE {where} ORDER BY x.ts_utc DESC, x.id DESC LIMIT %s",
+                           [*params, int(limit)])
+        names = [d[0] for d in cursor.description or ()]
+        return [dict(zip(names, record, strict=True)) for record in cursor.fetchall()]
+
+    def get_event(self, project: str, dedupe_key: str) -> dict[str, Any] | None:
+        cursor = self._run(f"{EVENT_SELECT} WHERE p.slug = %s AND x.dedupe_key = %s", (project, dedupe_key))
+        names = [d[0] for d in cursor.description or ()]
+        record = cursor.fetchone()
+        return None if record is None else dict(zip(names, record, strict=True))
 
     def count_events(self, flt: EventFilter) -> int:
         where, params = self._where(flt, "x", "ts_utc")

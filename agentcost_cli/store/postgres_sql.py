@@ -106,6 +106,9 @@ EVENT_SELECT = (
     " LEFT JOIN ingest_runs r ON r.id = x.ingest_run"
 )
 
+# One searched column of page_events (a base.like_pattern; backslash is ILIKE's default escape).
+SEARCH_SQL = "x.{column} ILIKE %s"
+
 REPRICE_COLUMNS = (
     "id, ts_utc, provider, model, input_tokens, cache_read_tokens, cache_write_tokens,"
     " cache_write_1h_tokens, output_tokens, reasoning_tokens, requests, price_context_json,"

@@ -21,6 +21,7 @@ from .base import (
     DAILY_DIMENSIONS,
     EVENT_DIMENSIONS,
     HOURLY_DIMENSIONS,
+    SEARCH_COLUMNS,
     STAGE_PREFIX,
     SUM_COLUMNS,
     AggregateQuery,
@@ -30,6 +31,7 @@ from .base import (
     MigrationStatus,
     PreparedBatch,
     Store,
+    like_pattern,
 )
 from .migrations.sqlite import MIGRATIONS
 from .sqlite_accounts import AccountTables
@@ -40,6 +42,7 @@ from .sqlite_sql import (
     DAILY_COLUMN,
     DAILY_KEY,
     DIMENSION_SQL,
+    EVENT_SELECT,
     FOLD_DAILY_SQL,
     FOLD_HOURLY_SQL,
     FOUND_WIDTH,
@@ -56,6 +59,7 @@ from .sqlite_sql import (
     R_SOURCE,
     R_TOKENS,
     ROLLUP_SUMS,
+    SEARCH_SQL,
     STAGE_COLUMNS,
     STAGED_CONFLICTS_SQL,
     TAG_SQL,
@@ -110,7 +114,7 @@ class SqliteStore(PricingTables, AccountTables, AlertTables, Store):
             self.conn.execute(f"PRAGMA synchronous = {'FULL' if synchronous == 'FULL' else 'NORMAL'}")
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.conn.execute("PRAGMA cache_size = -65536")  # 64 MiB page cache
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:  # OSError: a folder in the path is a file, or not ours
             raise StoreError(f"cannot open store {path}: {exc}") from None
         self._depth = 0
         self._lock = threading.RLock()
@@ -563,12 +567,7 @@ class SqliteStore(PricingTables, AccountTables, AlertTables, Store):
 
     def iter_events(self, flt: EventFilter, *, batch_size: int = 5000) -> Iterator[dict[str, Any]]:
         where, params = self._where(flt, "x", "ts_utc")
-        sql = (
-            "SELECT x.id, p.slug AS project, x.*, coalesce(x.model_ref, x.model) AS model_ref,"
-            " r.started_utc AS ingested_utc FROM events x JOIN projects p ON p.id = x.project_id"
-            f" LEFT JOIN ingest_runs r ON r.id = x.ingest_run WHERE {where} ORDER BY x.ts_utc, x.id"
-        )
-        cursor = self.conn.execute(sql, params)
+        cursor = self.conn.execute(f"{EVENT_SELECT} WHERE {where} ORDER BY x.ts_utc, x.id", params)
         names = [d[0] for d in cursor.description]
         while True:
             chunk = cursor.fetchmany(batch_size)
@@ -576,6 +575,31 @@ class SqliteStore(PricingTables, AccountTables, AlertTables, Store):
                 return
             for record in chunk:
                 yield dict(zip(names, record, strict=True))
+
+    def page_events(self, flt: EventFilter, *, limit: int, before: tuple[str, int] | None = None,
+                    search: str | None = None) -> list[dict[str, Any]]:
+        where, params = self._where(flt, "x", "ts_utc")
+        if before is not None:
+            # Spelled out rather than as a row value, so that events_ts (ts_utc, then the rowid)
+            # serves it as a range.
+            where += " AND x.ts_utc <= ? AND (x.ts_utc < ? OR x.id < ?)"
+            params += [before[0], before[0], int(before[1])]
+        if search:
+            where += f" AND ({' OR '.join(SEARCH_SQL.format(column=c) for c in SEARCH_COLUMNS)})"
+            params += [like_pattern(search)] * len(SEARCH_COLUMNS)
+        # CROSS JOIN: walk events_ts backwards from the newest and stop after `limit` matches;
+        # left to itself SQLite may start from projects and sort every event of the project.
+        sql = (f"{EVENT_SELECT.replace(' JOIN projects', ' CROSS JOIN projects')} WHERE {where}"
+               " ORDER BY x.ts_utc DESC, x.id DESC LIMIT ?")
+        cursor = self.conn.execute(sql, [*params, int(limit)])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, record, strict=True)) for record in cursor]
+
+    def get_event(self, project: str, dedupe_key: str) -> dict[str, Any] | None:
+        cursor = self.conn.execute(f"{EVENT_SELECT} WHERE p.slug = ? AND x.dedupe_key = ?", (project, dedupe_key))
+        names = [d[0] for d in cursor.description]
+        record = cursor.fetchone()
+        return None if record is None else dict(zip(names, record, strict=True))
 
     def count_events(self, flt: EventFilter) -> int:
         where, params = self._where(flt, "x", "ts_utc")

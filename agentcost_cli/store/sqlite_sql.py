@@ -51,6 +51,16 @@ DIMENSION_SQL = {
     "session": "x.session_id",
 }
 
+# The rows of iter_events / page_events / get_event: every stored column, the project's slug,
+# the catalog model (its own name when none was stored) and when its ingest run started.
+EVENT_SELECT = (
+    "SELECT x.id, p.slug AS project, x.*, coalesce(x.model_ref, x.model) AS model_ref,"
+    " r.started_utc AS ingested_utc FROM events x JOIN projects p ON p.id = x.project_id"
+    " LEFT JOIN ingest_runs r ON r.id = x.ingest_run"
+)
+# One searched column of page_events (a base.like_pattern; LIKE ignores ASCII case in SQLite).
+SEARCH_SQL = "x.{column} LIKE ? ESCAPE '\\'"
+
 # One (name, value) pair of EventFilter.tags: tags_json is a JSON object of strings (json_text).
 TAG_SQL = "EXISTS (SELECT 1 FROM json_each({alias}.tags_json) t WHERE t.key = ? AND t.value = ?)"
 

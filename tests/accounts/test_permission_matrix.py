@@ -35,6 +35,7 @@ from agentcost_cli.services import (
     channels,
     clock,
     demo,
+    events,
     export,
     ingest,
     jobs,
@@ -113,6 +114,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "ingest.import_agent_logs": allow("owner", "admin", "member", "key_ingest", "key_admin"),
     "reports.build_report": allow("owner", "admin", "member", "viewer", "key_read", "key_admin"),
     "export.export_rows": allow("owner", "admin", "member", "viewer", "key_read", "key_admin"),
+    "events.list_events": allow("owner", "admin", "member", "viewer", "key_read", "key_admin"),
+    "events.show_event": allow("owner", "admin", "member", "viewer", "key_read", "key_admin"),
     "pricing.list_models": allow("owner", "admin", "member", "viewer", "outsider", "key_read", "key_admin"),
     "pricing.show_model": allow("owner", "admin", "member", "viewer", "outsider", "key_read", "key_admin"),
     "pricing.history": allow("owner", "admin", "member", "viewer", "outsider", "key_read", "key_admin"),
@@ -269,6 +272,8 @@ INVOKE: dict[str, Callable[[Team, Actor], Any]] = {
                                                                       IngestOptions(project="p")),
     "reports.build_report": lambda t, a: reports.build_report(t.store, a, reports.ReportRequest(projects=("p",))),
     "export.export_rows": lambda t, a: list(export.export_rows(t.store, a, EventFilter(projects=("p",)))),
+    "events.list_events": lambda t, a: events.list_events(t.store, a, EventFilter(projects=("p",))),
+    "events.show_event": lambda t, a: events.show_event(t.store, a, "p", _stored_event(t)),
     "pricing.list_models": lambda t, a: pricing.list_models(t.store, a, search="gpt-4o"),
     "pricing.show_model": lambda t, a: pricing.show_model(t.store, a, "gpt-4o", provider="openai"),
     "pricing.history": lambda t, a: pricing.history(t.store, a),
@@ -320,6 +325,12 @@ PRICES = Path(__file__).parents[1] / "fixtures" / "pricing" / "genai_prices_data
 def _api_event() -> dict[str, Any]:
     return {"id": "api-1", "timestamp": "2026-11-20T10:00:00Z", "provider": "openai", "model": "gpt-4o",
             "input_tokens": 10, "output_tokens": 5}
+
+
+def _stored_event(t: Team) -> str:
+    """The id of an event in project p (stored by the local owner)."""
+    _all_stored(usage.record_events(t.store, LOCAL, [_api_event()], project="p"))
+    return str(_api_event()["id"])
 
 
 def _all_stored(result: Any) -> Any:

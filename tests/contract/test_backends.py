@@ -59,7 +59,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daemon, d
     running = start_daemon(tmp, db, env=daemon_env(tmp))
     events = [{"id": f"c-{i}", "timestamp": f"2026-11-{10 + i % 5:02d}T1{i % 10}:00:00Z", "provider": "openai",
                "model": "gpt-4o" if i % 2 else "gpt-4o-mini", "input_tokens": 100 + i, "output_tokens": 10 + i,
-               "user": f"u{i % 3}"} for i in range(40)]
+               "user": f"u{i % 3}", **({"tags": {"env": "ci"}} if i % 4 == 0 else {})} for i in range(40)]
     events.append({"id": "c-unpriced", "timestamp": "2026-11-12T10:00:00Z", "provider": "acme",
                    "model": "acme-internal-llm", "input_tokens": 5, "output_tokens": 1})
     answer = httpx.post(f"{running.url}/v1/events", json={"events": events},
@@ -112,6 +112,19 @@ SCENARIOS: dict[str, Callable[[Backend], Any]] = {
     "price history": lambda b: b.price_history(),
     "price history of a model": lambda b: b.price_history(provider="openai", model="gpt-4o-mini"),
     "unpriced models": lambda b: b.missing_prices(),
+    "report by model for a user, key and tag": lambda b: b.report(ReportRequest(
+        group_by=parse_group_by("model"), users=("u1",), keys=(), tags=())),
+    "report by day for a tag": lambda b: b.report(ReportRequest(group_by=parse_group_by("day"),
+                                                                tags=(("env", "ci"),))),
+    "events page": lambda b: b.list_events(EventFilter(projects=("web",)), limit=7),
+    "events second page": lambda b: b.list_events(
+        EventFilter(), limit=7, cursor=b.list_events(EventFilter(), limit=7)["next_cursor"]),
+    "events filtered and searched": lambda b: b.list_events(
+        EventFilter(since="2026-11-11T00:00:00.000000Z", users=("u1",), models=("gpt-4o-mini",)), search="MINI"),
+    "events by tag": lambda b: b.list_events(EventFilter(tags=(("env", "ci"),))),
+    "event with its price breakdown": lambda b: b.show_event("web", "c-3"),
+    "event with an override in its prices": lambda b: b.show_event("web", "c-4"),
+    "unpriced event": lambda b: b.show_event("web", "c-unpriced"),
 }
 
 
@@ -151,6 +164,14 @@ def test_errors_are_the_same_errors(backend: Backend) -> None:
         backend.show_project("no-such-project")
     with pytest.raises(PermissionDenied):
         backend.list_users()  # the owner of a project is not a server admin
+    with pytest.raises(NotFound):
+        backend.show_event("web", "no-such-event")
+    with pytest.raises(NotFound):
+        backend.show_event("no-such-project", "c-3")
+    with pytest.raises(InvalidInput):
+        backend.list_events(EventFilter(), cursor="not-a-cursor")
+    with pytest.raises(InvalidInput):
+        backend.list_events(EventFilter(), limit=501)
 
 
 def test_changes_made_through_one_are_seen_through_the_other(backend: Backend,
