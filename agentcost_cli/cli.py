@@ -34,6 +34,7 @@ from .commands import outbox as outbox_cmd
 from .commands import pricing as pricing_cmd
 from .commands import projects as projects_cmd
 from .commands import report as report_cmd
+from .commands import tui as tui_cmd
 from .commands import users as users_cmd
 from .commands._common import AppState
 from .errors import AgentcostError, ExitCode
@@ -100,6 +101,7 @@ app.add_typer(outbox_cmd.outbox_app, name="outbox")
 app.add_typer(daemon_cmd.daemon_app, name="daemon")
 app.add_typer(api_cmd.api_app, name="api")
 demo_cmd.register(app)
+tui_cmd.register(app)
 login_cmd.register(app)
 config_cmd.register_completions(app)
 

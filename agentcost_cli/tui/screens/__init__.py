@@ -1,0 +1,1 @@
+"""The dashboard's screens: one main screen per mode, plus modals."""

@@ -1,0 +1,1 @@
+"""Reusable widgets: the confirmation modal, budget gauges, the spend chart, forms."""
