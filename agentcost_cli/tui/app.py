@@ -8,6 +8,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -64,6 +65,13 @@ class AgentcostApp(App[None]):
         self.view_filter = ViewFilter()  # carried from Explore into Events on a drill-down
         self._modes.update(_modes())
 
+    async def on_event(self, event: events.Event) -> None:
+        # Once quitting, a key typed right after `q` (say `s`) must not open a form on a screen
+        # that is being torn down: the form would find none of its widgets.
+        if isinstance(event, events.Key) and getattr(self, "_exit", False):
+            return
+        await super().on_event(event)
+
     def on_mount(self) -> None:
         self.sub_title = self.location
         self.switch_mode("overview")
@@ -76,7 +84,8 @@ class AgentcostApp(App[None]):
     # -- refreshing --------------------------------------------------------------------------
     def mark_refreshed(self) -> None:
         self.last_refreshed = self.clock()
-        self.sub_title = f"{self.location} · refreshed {clock_time(self.last_refreshed, self.zone)}"
+        # The time first: a long store path is what gets cut on a narrow terminal.
+        self.sub_title = f"refreshed {clock_time(self.last_refreshed, self.zone)} · {self.location}"
 
     def _refresh_visible(self) -> None:
         # Not while a modal (a form, a confirmation) is open: its screen is on top. A screen

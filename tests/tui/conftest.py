@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from agentcost_cli.services import clock
+from agentcost_cli.timeutil import format_utc
 from agentcost_cli.tui.app import AgentcostApp
 
 from ..cli.conftest import run_cli  # noqa: F401  (the CLI's error boundary, for report --json comparisons)
@@ -28,6 +29,10 @@ def anyio_backend() -> str:
 
 
 def _build(target: Path) -> None:
+    import random
+    from unittest import mock
+
+    from agentcost_cli.auth import apikeys
     from agentcost_cli.services.actor import LOCAL
     from agentcost_cli.services.budgets import create_budget
     from agentcost_cli.services.demo import build_demo_store
@@ -39,9 +44,19 @@ def _build(target: Path) -> None:
         build_demo_store(store, LOCAL, events=SEEDED_EVENTS, seed=11, now=FIXED_NOW)
         create_budget(store, LOCAL, name="monthly", amount="80", scope="global", period="month")
         create_budget(store, LOCAL, name="web-daily", amount="1.50", scope="project", project="web", period="day")
-        create_key(store, LOCAL, "web", name="ci", scopes=("ingest",))
+        # A seeded generator for this one key, so that its display prefix (on the Projects
+        # screen's snapshot) is the same on every run; keys the tests make stay random.
+        with mock.patch.object(apikeys, "secrets", random.Random(5)):
+            create_key(store, LOCAL, "web", name="ci", scopes=("ingest",))
     finally:
         store.close()
+    # The ingest layer stamps its runs with the wall clock (it sits below the services' clock);
+    # pin them, so that "ingested at" reads the same in every run's snapshots.
+    import sqlite3
+
+    with sqlite3.connect(target) as conn:
+        conn.execute("UPDATE ingest_runs SET started_utc = ?", (format_utc(FIXED_NOW),))
+    conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -94,5 +109,17 @@ async def wait_loaded(pilot: Any) -> None:
     app = pilot.app
     await wait_until(pilot, lambda: isinstance(app.screen, DataScreen)
                      and (app.screen.loaded or app.screen.load_error is not None))
-    await app.workers.wait_for_complete()
+    await settle(pilot)
+
+
+async def settle(pilot: Any) -> None:
+    """Until no worker is running (a worker cancelled by a newer reload counts as done)."""
+    from textual.worker import WorkerCancelled
+
+    for _ in range(50):
+        try:
+            await pilot.app.workers.wait_for_complete()
+            break
+        except WorkerCancelled:
+            continue
     await pilot.pause()

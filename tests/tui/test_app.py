@@ -96,7 +96,7 @@ async def test_r_reloads_and_the_header_says_when(seeded_db: Path) -> None:
         screen = app.screen
         assert isinstance(screen, OverviewScreen) and screen.overview is not None
         before = Decimal(screen.overview.today_usd)
-        assert app.sub_title == "local · seeded.db · refreshed 15:30:00"  # the app's clock, in its zone
+        assert app.sub_title == "refreshed 15:30:00 · local · seeded.db"  # the app's clock, in its zone
         _add_spend(seeded_db)  # gpt-4o input: $2.50 per million tokens
         await pilot.press("r")
         await wait_until(pilot, lambda: screen.overview is not None and Decimal(screen.overview.today_usd) != before)
@@ -104,9 +104,9 @@ async def test_r_reloads_and_the_header_says_when(seeded_db: Path) -> None:
 
 
 async def test_the_visible_screen_refreshes_on_the_interval(seeded_db: Path) -> None:
-    app = make_test_app(seeded_db, refresh_seconds=0.2)
+    app = make_test_app(seeded_db, refresh_seconds=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_loaded(pilot)
+        await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen) and app.screen.loaded)
         screen = app.screen
         assert isinstance(screen, OverviewScreen) and screen.overview is not None
         before = Decimal(screen.overview.month_usd)
@@ -125,6 +125,16 @@ async def test_a_store_that_cannot_open_is_reported_not_fatal(tmp_path: Path) ->
         assert any("a-file" in str(n.message) for n in app._notifications)
         await pilot.press("2")  # still usable
         assert app.current_mode == "explore"
+
+
+async def test_keys_typed_after_q_do_not_reach_the_closing_screens(seeded_db: Path) -> None:
+    app = make_test_app(seeded_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("6")
+        await wait_loaded(pilot)
+        # "s" opens the share form on this screen; typed after "q" it used to crash the exit.
+        await pilot.press("q", "s", "n", "question_mark")
+    assert app.return_code == 0
 
 
 @pytest.mark.parametrize("no_color", [True, False])

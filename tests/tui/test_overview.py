@@ -45,7 +45,11 @@ async def test_overview_figures_equal_agentcost_report_json(seeded_db: Path, run
         assert data.month_events == month["totals"]["events"]
         # And what is on screen is those figures.
         assert str(screen.query_one("#stat-month", Static).render()).startswith(money(month["totals"]["cost_usd"]))
-        assert str(screen.query_one("#stat-today", Static).render()) == money(today["totals"]["cost_usd"])
+        assert str(screen.query_one("#stat-today", Static).render()).splitlines() == [
+            money(today["totals"]["cost_usd"]), "Fri 20 Nov"]
+        assert str(screen.query_one("#stat-week", Static).render()).splitlines() == [
+            money(week["totals"]["cost_usd"]), "since Mon 16 Nov"]
+        assert str(screen.query_one("#stat-forecast", Static).render()).splitlines()[1] == "by Mon 30 Nov"
         table = screen.query_one("#top-project", DataTable)
         shown = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[1]) for i in range(table.row_count)}
         expected = {r["project"]: money(r["cost_usd"]) + ("*" if r["unpriced_events"] else "")

@@ -3,6 +3,7 @@ gauges, daily spend for the last 30 or 90 days, and the month's top projects, mo
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -46,15 +47,16 @@ class OverviewScreen(DataScreen[Overview]):
         with VerticalScroll(id="overview-body"):
             with Horizontal(id="stats"):
                 for key, label in (("today", "Today"), ("week", "This week"), ("month", "This month"),
-                                   ("forecast", "Month-end forecast")):
+                                   ("forecast", "Forecast")):
                     card = Static("…", id=f"stat-{key}", classes="stat")
                     card.border_title = label
                     yield card
             yield Static("", id="unpriced-warning")
-            yield SpendChart(id="spend-chart")
+            # Budgets before the chart: on a small terminal what needs action shows first.
             gauges = BudgetGauges("Loading budgets…", id="budget-gauges", classes="panel")
             gauges.border_title = "Budgets"
             yield gauges
+            yield SpendChart(id="spend-chart")
             with Horizontal(id="tops"):
                 for dimension, title in _TOP_TITLES.items():
                     table: DataTable[Any] = DataTable(id=f"top-{dimension}", cursor_type="row", zebra_stripes=True)
@@ -94,11 +96,14 @@ class OverviewScreen(DataScreen[Overview]):
 
     def show(self, data: Overview) -> None:
         self.overview = data
-        self.query_one("#stat-today", Static).update(money(data.today_usd))
-        self.query_one("#stat-week", Static).update(money(data.week_usd))
-        self.query_one("#stat-month", Static).update(f"{money(data.month_usd)}\n{count(data.month_events)} events")
-        self.query_one("#stat-forecast", Static).update(
-            money(data.forecast_usd) if data.forecast_usd is not None else Text("not yet (needs a day)", style="dim"))
+        month_end = data.month_start.replace(day=28) + timedelta(days=4)
+        month_end -= timedelta(days=month_end.day)  # the month's last day
+        self._stat("today", money(data.today_usd), data.today.strftime("%a %d %b"))
+        self._stat("week", money(data.week_usd), f"since {data.week_start.strftime('%a %d %b')}")
+        self._stat("month", money(data.month_usd), f"{count(data.month_events)} events")
+        self._stat("forecast", money(data.forecast_usd) if data.forecast_usd is not None else "-",
+                   f"by {month_end.strftime('%a %d %b')}" if data.forecast_usd is not None
+                   else "after a day of data")
         warning = self.query_one("#unpriced-warning", Static)
         if data.unpriced_events:
             warning.update(Text(f"⚠ {data.unpriced_events:,} event(s) this month have no known price and are not "
@@ -109,6 +114,11 @@ class OverviewScreen(DataScreen[Overview]):
         self._plot()
         for dimension in _TOP_TITLES:
             self._fill_top(dimension, data.top.get(dimension, []))
+
+    def _stat(self, key: str, figure: str, caption: str) -> None:
+        text = Text(figure, style="bold", justify="center")
+        text.append("\n" + caption, style="dim not bold")
+        self.query_one(f"#stat-{key}", Static).update(text)
 
     def _fill_top(self, dimension: str, rows: list[Ranked]) -> None:
         table = self.query_one(f"#top-{dimension}", DataTable)
