@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,11 @@ def agentcost_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if name.startswith(("AGENTCOST_", "TWILIO_")) or name in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "RESEND_API_KEY",
                                                                   "SENDGRID_API_KEY"):
             monkeypatch.delenv(name, raising=False)
+    # A CLI run earlier in this process (configure_logging) points the package's logger at
+    # stderr and stops it propagating: undo that, so that caplog sees every test's records.
+    logger = logging.getLogger("agentcost_cli")
+    logger.handlers, logger.propagate = [], True
+    logger.setLevel(logging.NOTSET)
     home = tmp_path / "agentcost-home"
     monkeypatch.setenv("AGENTCOST_HOME", str(home))
     monkeypatch.setenv("NO_COLOR", "1")
