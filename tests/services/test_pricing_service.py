@@ -115,6 +115,21 @@ def test_override_prices_new_events_and_reprice_applies_it_to_old(store: Store, 
         pricing.unset_override(store, LOCAL, provider="openai", model="gpt-4o")
 
 
+def test_listing_says_which_models_are_overridden_and_shows_each_entrys_own_prices(store: Store) -> None:
+    at = datetime(2026, 11, 20, tzinfo=UTC)
+    pricing.set_override(store, LOCAL, provider="openai", model="gpt-4o", rates={"input": "2", "output": "8"},
+                         effective_from=datetime(2026, 11, 1, tzinfo=UTC), reason="enterprise deal")
+    listed = {(m.provider, m.model): m for m in pricing.list_models(store, LOCAL, search="gpt-4o", at=at)}
+    assert listed[("openai", "gpt-4o")].overridden and listed[("openai", "gpt-4o")].rates["input"] == "2"
+    assert not listed[("openai", "gpt-4o-mini")].overridden
+    before = pricing.list_models(store, LOCAL, search="gpt-4o", at=datetime(2026, 10, 1, tzinfo=UTC))
+    assert not any(m.overridden for m in before)  # not yet in force then
+    # Each catalog entry lists with its own rates: the same card as showing it by name.
+    for model in pricing.list_models(store, LOCAL, provider="anthropic", at=at)[:20]:
+        shown = pricing.show_model(store, LOCAL, model.model, provider="anthropic", at=at)
+        assert model.rates == shown.rates, model.model
+
+
 def test_unknown_model_is_missing_until_priced(store: Store, tmp_path: Path) -> None:
     ingest(store, tmp_path, [{**EVENT, "model": "acme-7b", "provider": "acme"}])
     assert [m["model"] for m in pricing.missing(store, LOCAL)] == ["acme-7b"]
