@@ -109,8 +109,8 @@ BUDGET_EXAMPLE: dict[str, Any] = {
     "name": "web-monthly", "scope": "project", "value": "web", "project": "web", "period": "month", "zone": "UTC",
     "period_key": "2026-11", "period_start_utc": "2026-11-01T00:00:00.000000Z",
     "period_end_utc": "2026-12-01T00:00:00.000000Z", "amount_usd": "500.000000000", "spent_usd": "212.500000000",
-    "percent": "42.5", "resets": "resets in 3d 4h", "forecast_usd": "318.750000000", "thresholds": [50, 80, 100],
-    "crossed": [], "state": "ok", "channels": ["ops-hook"]}
+    "percent": "42.5", "resets": "resets in 3d 4h", "forecast_usd": "318.750000000", "forecast": True,
+    "thresholds": [50, 80, 100], "crossed": [], "state": "ok", "channels": ["ops-hook"]}
 
 
 class BudgetCreate(BaseModel):
@@ -164,6 +164,7 @@ class Budget(BaseModel):
     percent: str = Field(description="Decimal text.")
     resets: str
     forecast_usd: str | None = Field(description="Decimal text, USD; null without a forecast.")
+    forecast: bool = Field(description="Forecast alerts are on (forecast_usd is still null early in a period).")
     thresholds: list[int]
     crossed: list[int]
     state: str = Field(description="ok, warning, exceeded or forecast_over")

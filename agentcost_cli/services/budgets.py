@@ -140,6 +140,7 @@ class BudgetStatus:
             "percent": str(thresholds.percent(self.spent_nanos, self.amount_nanos)),
             "resets": periods.describe_reset(w, w.now),
             "forecast_usd": format_usd(self.forecast.projected_nanos) if self.forecast else None,
+            "forecast": bool(b["forecast"]),  # forecast alerts on (forecast_usd may still be null: too early)
             "thresholds": list(self.thresholds), "crossed": self.crossed, "state": self.state,
             "channels": orjson.loads(b["channels_json"]),
         }

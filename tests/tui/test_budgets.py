@@ -229,7 +229,7 @@ async def test_edit_changes_the_amount_only(seeded_db: Path, run_cli: Any) -> No
             b["name"] == "web-daily" and money(b["amount_usd"]) == "$2.25" for b in screen.data.budgets))
     after = _cli_budgets(run_cli, seeded_db)["web-daily"]
     assert money(after["amount_usd"]) == "$2.25"
-    for unchanged in ("period", "zone", "thresholds", "channels", "scope", "value"):
+    for unchanged in ("period", "zone", "thresholds", "channels", "scope", "value", "forecast"):
         assert after[unchanged] == before[unchanged]
 
 
@@ -242,6 +242,10 @@ def test_only_changed_fields_are_sent_to_update_budget() -> None:
     assert changed_fields(before, same) == {}
     moved = BudgetFormValues(**{**before.__dict__, "amount": "3", "channels": ("a", "b"), "forecast": False})
     assert changed_fields(before, moved) == {"amount": "3", "channel_names": ["a", "b"], "forecast": False}
+    # The budget's forecast setting is pre-filled: sending it unchanged would be noise in the audit log.
+    known = values_from_budget({**budget, "forecast": True})
+    assert known.forecast is True and changed_fields(known, known) == {}
+    assert changed_fields(known, BudgetFormValues(**{**known.__dict__, "forecast": False})) == {"forecast": False}
 
 
 async def test_delete_asks_n_keeps_and_y_deletes(seeded_db: Path, run_cli: Any) -> None:

@@ -66,7 +66,8 @@ def values_from_budget(budget: dict[str, Any]) -> BudgetFormValues:
         name=str(budget["name"]), amount=plain_amount(str(budget["amount_usd"])), scope=scope,
         value=str(budget["value"] or ""), project=str(budget.get("project") or ""), period=str(budget["period"]),
         zone=str(budget["zone"]), thresholds=",".join(str(t) for t in budget["thresholds"]),
-        channels=tuple(budget.get("channels") or ()), forecast=None,
+        # None ("keep as it is") only for a daemon too old to say whether forecasts are on.
+        channels=tuple(budget.get("channels") or ()), forecast=budget.get("forecast"),
     )
 
 
@@ -109,7 +110,7 @@ def changed_fields(before: BudgetFormValues, after: BudgetFormValues) -> dict[st
         fields["thresholds_text"] = after.thresholds.strip()
     if sorted(after.channels) != sorted(before.channels):
         fields["channel_names"] = list(after.channels)
-    if after.forecast is not None:
+    if after.forecast is not None and after.forecast != before.forecast:
         fields["forecast"] = after.forecast
     return fields
 
@@ -167,10 +168,11 @@ class BudgetForm(ModalScreen[dict[str, Any] | None]):
                                                              id="budget-thresholds"))
                 forecast_options: list[tuple[str, Any]] = [("on: also warn when on course to exceed", True),
                                                            ("off", False)]
-                if self.editing:
+                if self.editing and v.forecast is None:
                     forecast_options.insert(0, ("keep as it is", _KEEP))
-                yield from self._row("Forecast", Select(forecast_options, value=_KEEP if self.editing else True,
-                                                        allow_blank=False, id="budget-forecast", compact=True))
+                start: Any = (_KEEP if v.forecast is None else v.forecast) if self.editing else True
+                yield from self._row("Forecast", Select(forecast_options, value=start, allow_blank=False,
+                                                        id="budget-forecast", compact=True))
                 channels = SelectionList[str](
                     *((name, name, name in v.channels) for name in self.channel_names), id="budget-channels")
                 channels.border_title = "Notify channels" + ("" if self.channel_names else
