@@ -637,3 +637,47 @@ def test_a_codex_import_resumes_with_its_session_state_through_either_backend(tm
             store_b.close()
     finally:
         running.stop()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_the_dashboard_shows_the_same_figures_and_loads_every_screen_in_both_modes(
+        backend: Backend, daemon: tuple[Daemon, dict[str, str]]) -> None:
+    """`agentcost tui` over this backend: the Overview's figures are those the services give on
+    the store for the same user, and no screen fails to load (remote mode included)."""
+    from agentcost_cli.services.actor import user_actor
+    from agentcost_cli.store import open_store
+    from agentcost_cli.tui.factory import make_app
+    from agentcost_cli.tui.overview_data import load_overview
+    from agentcost_cli.tui.screens.base import DataScreen
+    from agentcost_cli.tui.screens.overview import OverviewScreen
+
+    from ..tui.conftest import wait_loaded, wait_until
+
+    running, _ = daemon
+    now = datetime(2026, 11, 15, 12, tzinfo=UTC)  # after the seeded events (Nov 10-14)
+    app = make_app(lambda: backend, location="contract", shared=True, clock=lambda: now, refresh_seconds=0)
+    app.runner.close = lambda: None  # type: ignore[method-assign]  # the fixture closes the backend
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_loaded(pilot)
+        screen = app.screen
+        assert isinstance(screen, OverviewScreen) and screen.load_error is None
+        shown = screen.overview
+        await wait_until(pilot, lambda: screen.budgets is not None)
+        for key in "23456":
+            await pilot.press(key)
+            await wait_loaded(pilot)
+            assert isinstance(app.screen, DataScreen)
+            assert app.screen.load_error is None, (key, app.screen.load_error)
+    store = open_store(running.db)
+    try:
+        user = store.find_user("owner@example.com")
+        reference = load_overview(LocalBackend(store, user_actor(user)), now=now, zone=UTC, zone_name="UTC")
+    finally:
+        store.close()
+    assert shown == reference
+    assert shown is not None and shown.month_events > 0 and shown.top["project"]

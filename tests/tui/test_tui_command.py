@@ -53,7 +53,7 @@ def test_tui_draws_the_overview_in_a_terminal_and_q_quits(seeded_db: Path, tmp_p
                                stdin=slave, stdout=slave, stderr=slave, env=_env(tmp_path), close_fds=True)
     os.close(slave)
     try:
-        screen = _read_until(master, b"Month-end", 30)
+        screen = _read_until(master, b"This month", 30)
         assert b"Overview" in screen and str(seeded_db).encode() in screen
         _read_until(master, b"Daily spend", 30)  # the first load finished (on a worker) and was drawn
         os.write(master, b"q")
@@ -102,18 +102,20 @@ def test_web_serves_the_same_app_on_loopback(seeded_db: Path, tmp_path: Path) ->
 
         async def dashboard_over_websocket() -> bytes:
             seen = b""
+            deadline = time.monotonic() + 30
             async with aiohttp.ClientSession() as session, session.ws_connect(
                     f"http://127.0.0.1:{port}/ws?width=110&height=30") as ws:
                 await ws.send_str(json.dumps(["resize", {"width": 110, "height": 30}]))
-                while b"Month-end" not in seen:
-                    msg = await asyncio.wait_for(ws.receive(), 30)
+                # The app keeps drawing (and so sending), so the deadline is overall, not per message.
+                while b"Daily spend" not in seen and time.monotonic() < deadline:
+                    msg = await asyncio.wait_for(ws.receive(), max(0.1, deadline - time.monotonic()))
                     if msg.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
                         break
                     seen += msg.data if isinstance(msg.data, bytes) else msg.data.encode()
             return seen
 
         drawn = asyncio.run(dashboard_over_websocket())
-        assert b"Month-end" in drawn and b"Overview" in drawn
+        assert b"This month" in drawn and b"Daily spend" in drawn and b"Overview" in drawn
         # Listening on loopback only: the port is not open on another local address.
         other = socket.gethostbyname(socket.gethostname())
         if not other.startswith("127."):
