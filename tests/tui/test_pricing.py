@@ -94,8 +94,12 @@ async def test_key_5_lists_the_catalog_and_search_equals_pricing_list(seeded_db:
     app = make_test_app(seeded_db)
     async with app.run_test(size=(160, 40)) as pilot:
         screen = await open_pricing(pilot)
-        assert screen.models_table.row_count == len(everything)
-        assert f"{len(everything):,} model(s)" in str(screen.query_one("#pricing-status", Static).render())
+        # A page of the catalog (the status says how many there are, and to search for the rest).
+        assert len(everything) > screen.MAX_ROWS
+        assert screen.models_table.row_count == screen.MAX_ROWS
+        assert rows(screen.models_table)[0][:2] == [everything[0]["provider"], everything[0]["model"]]
+        status = str(screen.query_one("#pricing-status", Static).render())
+        assert f"{len(everything):,} model(s) (the first {screen.MAX_ROWS:,} shown: / searches)" in status
 
         await search(pilot, screen, "sonnet")
         shown = rows(screen.models_table)

@@ -48,7 +48,7 @@ def _read_until(fd: int, needle: bytes, timeout: float) -> bytes:
 
 def test_tui_draws_the_overview_in_a_terminal_and_q_quits(seeded_db: Path, tmp_path: Path) -> None:
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 110, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 200, 0, 0))  # wide: the header holds the path
     process = subprocess.Popen([sys.executable, "-m", "agentcost_cli", "--db", str(seeded_db), "tui", "--tz", "UTC"],
                                stdin=slave, stdout=slave, stderr=slave, env=_env(tmp_path), close_fds=True)
     os.close(slave)

@@ -95,6 +95,7 @@ def load_overrides(backend: Backend, at: Any) -> dict[tuple[str, str], dict[str,
 
 
 class PricingScreen(DataScreen[PricingData]):
+    MAX_ROWS = 300  # rows of the Models table (the rest: search)
     TITLE = "Pricing"
     HELP = ("The price catalog agentcost costs events with (USD per million tokens, as `agentcost pricing "
             "list`): type after `/` to search model ids and names. The selected model's rate card (with its "
@@ -215,7 +216,9 @@ class PricingScreen(DataScreen[PricingData]):
         table = self.models_table
         selected = self._row_key(table)
         table.clear()
-        for model in data.models:
+        # A page of the catalog, not all of it: 2,000+ rows cost the interface about 2 s to add
+        # and measure, and nobody scrolls them; the status line says to search for the rest.
+        for model in data.models[:self.MAX_ROWS]:
             rates = model["rates"]
             words = status_words(self.is_overridden(model), bool(model["deprecated"]))
             rate = {k: Text(rate_text(rates[k]) if k in rates else "-", justify="right")
@@ -266,6 +269,8 @@ class PricingScreen(DataScreen[PricingData]):
             shown = f"{len(self.data.models):,} model(s)"
             if self.data.search:
                 shown += f" matching {self.data.search!r}"
+            if len(self.data.models) > self.MAX_ROWS:
+                shown += f" (the first {self.MAX_ROWS:,} shown: / searches)"
             parts += [shown, "USD per million tokens", f"{len(self.data.overrides)} overridden"]
         if self.updating:
             parts.append("updating prices…")
