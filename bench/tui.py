@@ -52,6 +52,7 @@ def loaded() -> None:
         return
     marks[mode] = time.time()
     if mode == "overview":
+        app.set_timer(120, give_up)
         app.call_later(wait_budgets)
         return
     advance()
@@ -61,7 +62,7 @@ def wait_budgets() -> None:
     if getattr(screen, "budgets", None) is None:
         app.set_timer(0.005, wait_budgets)
         return
-    marks["budgets"] = time.time()
+    marks["gauges"] = time.time()
     advance()
 
 def advance() -> None:
@@ -84,6 +85,10 @@ async def page_events() -> None:
         cursor = page["next_cursor"]
     marks["pages"] = pages
     print("MARKS " + json.dumps(marks), flush=True)
+    app.exit()
+
+def give_up() -> None:
+    print("MARKS " + json.dumps({**marks, "timeout": True}), flush=True)
     app.exit()
 
 app.mark_refreshed = loaded
@@ -115,7 +120,9 @@ def one_run(db: Path, now: str) -> dict:
     if line is None:
         raise SystemExit(f"the app did not finish:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
     marks = json.loads(line[6:])
-    out = {"open": marks["overview"] - started, "budgets": marks["budgets"] - started,
+    if marks.get("timeout"):
+        raise SystemExit(f"a screen did not finish loading within 120 s: {sorted(marks)}")
+    out = {"open": marks["overview"] - started, "budgets": marks["gauges"] - started,
            "imported": marks["imported"] - started}
     for mode in ("explore", "events", "budgets", "pricing", "projects"):
         out[f"screen {mode}"] = marks[mode] - marks["switch:" + mode]

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from .. import output
+from ..errors import InvalidInput
 from ._common import TzOpt, backend, remote_mode, settings, state, zone
 
 
@@ -19,6 +20,8 @@ def register(app: typer.Typer) -> None:
         refresh: Annotated[float, typer.Option("--refresh", min=0, help="Reload the visible screen every N "
                                                "seconds (0: only when you press r).")] = 30.0,
         tz: TzOpt = None,
+        screen: Annotated[str, typer.Option("--screen", help="Open on this screen: overview, explore, events, "
+                                            "budgets, pricing or projects.")] = "overview",
         web: Annotated[bool, typer.Option("--web", help="Serve the dashboard to a browser (textual-serve) "
                                           "instead of drawing it here.")] = False,
         host: Annotated[str, typer.Option("--host", help="With --web: the address to listen on. Anything "
@@ -29,8 +32,12 @@ def register(app: typer.Typer) -> None:
 
         Example: agentcost tui          (or: agentcost tui --web, then open http://127.0.0.1:8566)
         """
+        from ..tui.widgets.nav import SCREENS
+
+        if screen not in dict(SCREENS):
+            raise InvalidInput(f"no screen named {screen!r}", hint=f"choose from: {', '.join(dict(SCREENS))}")
         if web:
-            _serve_web(ctx, refresh=refresh, tz=tz, host=host, port=port)
+            _serve_web(ctx, refresh=refresh, tz=tz, host=host, port=port, screen=screen)
             return
         from ..tui.factory import make_app
 
@@ -38,7 +45,7 @@ def register(app: typer.Typer) -> None:
         if remote_mode(ctx):
             remote = backend(ctx)
             app = make_app(lambda: remote, location=f"remote · {remote.location}", shared=True,
-                           zone=tzinfo, zone_name=tz_label, refresh_seconds=refresh)
+                           zone=tzinfo, zone_name=tz_label, refresh_seconds=refresh, start=screen)
         else:
             from ..tui.backends import local_opener
             from ._common import open_store
@@ -46,11 +53,12 @@ def register(app: typer.Typer) -> None:
             open_store(ctx)  # once here: create and migrate it, and fail early with a clear error
             location = str(settings(ctx)["store.path"])
             app = make_app(local_opener(location, synchronous=settings(ctx)["store.synchronous"]),
-                           location=f"local · {location}", zone=tzinfo, zone_name=tz_label, refresh_seconds=refresh)
+                           location=f"local · {location}", zone=tzinfo, zone_name=tz_label, refresh_seconds=refresh,
+                           start=screen)
         app.run()
 
 
-def _serve_web(ctx: typer.Context, *, refresh: float, tz: str | None, host: str, port: int) -> None:
+def _serve_web(ctx: typer.Context, *, refresh: float, tz: str | None, host: str, port: int, screen: str) -> None:
     from ..tui.web import is_loopback, serve
 
     st = state(ctx)
@@ -61,7 +69,7 @@ def _serve_web(ctx: typer.Context, *, refresh: float, tz: str | None, host: str,
         argv += ["--profile", st.profile]
     if st.local:
         argv.append("--local")
-    argv += ["tui", "--refresh", str(refresh)]
+    argv += ["tui", "--refresh", str(refresh), "--screen", screen]
     if tz:
         argv += ["--tz", tz]
     if not is_loopback(host):

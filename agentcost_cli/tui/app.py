@@ -40,6 +40,7 @@ class AgentcostApp(App[None]):
         clock: the current time (fixed in tests and snapshots).
         zone, zone_name: the reader's time zone (days, weeks and months cut there).
         refresh_seconds: reload the visible screen this often (0: only on `r`).
+        start: the screen shown first (a mode name of SCREENS).
     """
 
     TITLE = "agentcost"
@@ -53,8 +54,14 @@ class AgentcostApp(App[None]):
     ]
 
     def __init__(self, runner: BackendRunner, *, location: str, clock: Callable[[], datetime] | None = None,
-                 zone: tzinfo = UTC, zone_name: str = "UTC", refresh_seconds: float = 30.0) -> None:
+                 zone: tzinfo = UTC, zone_name: str = "UTC", refresh_seconds: float = 30.0,
+                 start: str = "overview") -> None:
+        if start not in dict(SCREENS):
+            from ..errors import InvalidInput
+
+            raise InvalidInput(f"no screen named {start!r}", hint=f"choose from: {', '.join(dict(SCREENS))}")
         super().__init__()
+        self.start = start
         self.runner = runner
         self.location = location
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -74,7 +81,7 @@ class AgentcostApp(App[None]):
 
     def on_mount(self) -> None:
         self.sub_title = self.location
-        self.switch_mode("overview")
+        self.switch_mode(self.start)
         if self.refresh_seconds > 0:
             self.set_interval(self.refresh_seconds, self._refresh_visible)
 

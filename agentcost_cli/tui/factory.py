@@ -16,11 +16,16 @@ if TYPE_CHECKING:
 
 def make_app(open_backend: Callable[[], Backend], *, location: str, shared: bool = False,
              clock: Callable[[], datetime] | None = None, zone: tzinfo = UTC, zone_name: str = "UTC",
-             refresh_seconds: float = 30.0, threads: int = 3) -> AgentcostApp:
+             refresh_seconds: float = 30.0, threads: int = 3, start: str = "overview") -> AgentcostApp:
     """Args:
         open_backend: opens one backend (per pool thread unless `shared`).
         shared: one backend for all calls, on one thread (remote mode).
+        start: the screen shown first.
     """
     runner = BackendRunner(open_backend, threads=threads, shared=shared)
-    return AgentcostApp(runner, location=location, clock=clock, zone=zone, zone_name=zone_name,
-                        refresh_seconds=refresh_seconds)
+    try:
+        return AgentcostApp(runner, location=location, clock=clock, zone=zone, zone_name=zone_name,
+                            refresh_seconds=refresh_seconds, start=start)
+    except BaseException:
+        runner.close()
+        raise

@@ -83,6 +83,8 @@ def frozen_services_clock() -> Iterator[None]:
 
 
 def make_test_app(db: Path, *, now: datetime = FIXED_NOW, **options: Any) -> AgentcostApp:
+    """The app over `db` at `now`; `start="pricing"` opens on that screen (skipping the
+    Overview's load, which a test of another screen does not need)."""
     from agentcost_cli.tui.backends import local_opener
     from agentcost_cli.tui.factory import make_app
 

@@ -158,6 +158,23 @@ async def test_no_color_makes_the_screen_monochrome(seeded_db: Path, monkeypatch
         assert monthly["state"].upper() in str(screen.gauges.render())
 
 
+async def test_the_app_can_open_on_any_screen(seeded_db: Path) -> None:
+    app = make_test_app(seeded_db, start="events")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_loaded(pilot)
+        assert app.current_mode == "events" and isinstance(app.screen, DataScreen) and app.screen.loaded
+        assert "overview" not in app._screen_stacks or not app._screen_stacks["overview"]  # never loaded
+
+
+def test_an_unknown_start_screen_is_refused(seeded_db: Path, run_cli) -> None:
+    from agentcost_cli.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="no screen named 'costs'"):
+        make_test_app(seeded_db, start="costs")
+    result = run_cli("--db", str(seeded_db), "tui", "--screen", "costs")
+    assert result.code == 2 and "choose from: overview, explore, events, budgets, pricing, projects" in result.stderr
+
+
 def test_fixed_now_is_a_friday_afternoon() -> None:
     # The week and month figures in these tests rely on it.
     assert FIXED_NOW.isoweekday() == 5 and FIXED_NOW.day == 20

@@ -139,7 +139,7 @@ def _outbox_status(db: Path, message_id: int) -> str:
 async def test_key_4_shows_budgets_equal_to_cli_json(seeded_db: Path, run_cli: Any) -> None:
     expected = _cli_budgets(run_cli, seeded_db)
     assert set(expected) == {"monthly", "web-daily"}
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="budgets")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open(pilot)
         rows = {row[0]: row for row in _rows(screen.budgets_table)}
@@ -161,7 +161,7 @@ async def test_key_4_shows_budgets_equal_to_cli_json(seeded_db: Path, run_cli: A
 
 
 async def test_create_a_budget_by_typing_in_the_form(seeded_db: Path, run_cli: Any) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="budgets")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open(pilot)
         await pilot.press("n")
@@ -187,7 +187,7 @@ async def test_create_a_budget_by_typing_in_the_form(seeded_db: Path, run_cli: A
 
 async def test_an_invalid_amount_keeps_the_form_open_and_creates_nothing(seeded_db: Path, run_cli: Any) -> None:
     before = _cli_budgets(run_cli, seeded_db)
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="budgets")
     async with app.run_test(size=SIZE) as pilot:
         await _open(pilot)
         await pilot.press("n")
@@ -211,7 +211,7 @@ async def test_an_invalid_amount_keeps_the_form_open_and_creates_nothing(seeded_
 
 async def test_edit_changes_the_amount_only(seeded_db: Path, run_cli: Any) -> None:
     before = _cli_budgets(run_cli, seeded_db)["web-daily"]
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="budgets")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open(pilot)
         await _highlight(pilot, screen.budgets_table, "web-daily")
@@ -249,7 +249,7 @@ def test_only_changed_fields_are_sent_to_update_budget() -> None:
 
 
 async def test_delete_asks_n_keeps_and_y_deletes(seeded_db: Path, run_cli: Any) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="budgets")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open(pilot)
         await _highlight(pilot, screen.budgets_table, "web-daily")
@@ -281,7 +281,7 @@ async def test_alerts_listed_equal_list_alerts(seeded_db: Path) -> None:
     finally:
         store.close()
     assert len(expected) >= 2
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="budgets")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open(pilot)
         await pilot.press("a")
@@ -303,7 +303,7 @@ async def test_a_failed_delivery_shows_its_attempts_and_retry_requeues_it(seeded
                                                                          receiver: Receiver) -> None:
     message_id = _seed_alerts(seeded_db, receiver, kill=True)
     assert message_id is not None
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="budgets")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open(pilot)
         await pilot.press("o")
@@ -329,7 +329,7 @@ async def test_a_failed_delivery_shows_its_attempts_and_retry_requeues_it(seeded
 async def test_retry_all_failed_asks_first(seeded_db: Path, receiver: Receiver) -> None:
     message_id = _seed_alerts(seeded_db, receiver, kill=True)
     assert message_id is not None
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="budgets")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open(pilot)
         await pilot.press("o")
@@ -352,7 +352,7 @@ async def test_retry_all_failed_asks_first(seeded_db: Path, receiver: Receiver) 
 
 
 async def test_palette_commands_exist_and_keys_follow_the_tab(seeded_db: Path) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="budgets")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open(pilot)
         titles = {command.title for command in app.get_system_commands(screen)}

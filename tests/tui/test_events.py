@@ -93,7 +93,7 @@ async def test_key_3_shows_the_newest_events_equal_to_events_list_json(seeded_db
     expected = _cli_page(run_cli, seeded_db)
     assert len(expected["events"]) == PAGE and expected["next_cursor"]
 
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="events")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open_events(pilot)
         assert app.current_mode == "events"
@@ -108,7 +108,7 @@ async def test_key_3_shows_the_newest_events_equal_to_events_list_json(seeded_db
 
 
 async def test_moving_to_the_end_loads_the_next_pages_in_order(seeded_db: Path, run_cli) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="events")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open_events(pilot)
         assert screen.table.row_count == PAGE
@@ -133,7 +133,7 @@ async def test_moving_to_the_end_loads_the_next_pages_in_order(seeded_db: Path, 
 async def test_the_last_page_says_end(seeded_db: Path, run_cli) -> None:
     expected = _cli_rows(run_cli, seeded_db, 10_000, "--project", "api", "--since", "2026-11-19")
     assert PAGE < len(expected) <= 4 * PAGE, len(expected)  # a few pages
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="events")
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_loaded(pilot)
         app.show_events(ViewFilter(projects=("api",), since=datetime(2026, 11, 19, tzinfo=UTC)))
@@ -151,7 +151,7 @@ async def test_the_last_page_says_end(seeded_db: Path, run_cli) -> None:
 async def test_search_narrows_the_rows(seeded_db: Path, run_cli) -> None:
     expected = _cli_page(run_cli, seeded_db, "--search", "HAIKU")
     assert expected["events"]
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="events")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open_events(pilot)
         everything = _keys(screen)
@@ -172,7 +172,7 @@ async def test_search_narrows_the_rows(seeded_db: Path, run_cli) -> None:
 async def test_a_drill_down_filter_applies_and_c_clears_it(seeded_db: Path, run_cli) -> None:
     web = _cli_page(run_cli, seeded_db, "--project", "web")
     everything = _cli_page(run_cli, seeded_db)
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="events")
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_loaded(pilot)
         app.show_events(ViewFilter(projects=("web",)))  # as Explore's drill-down does
@@ -197,7 +197,7 @@ async def test_detail_pane_shows_the_event_and_its_breakdown(seeded_db: Path, ru
     result = run_cli("--db", str(seeded_db), "events", "show", first[1]["project"], first[1]["id"], "--json")
     assert result.code == 0, result.stderr
     shown_event = json.loads(result.stdout)
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="events")
     async with app.run_test(size=(200, 60)) as pilot:
         screen = await _open_events(pilot)
         assert screen.detail_pane.display  # beside the table at 200 columns
@@ -231,7 +231,7 @@ async def test_detail_pane_shows_the_event_and_its_breakdown(seeded_db: Path, ru
 async def test_an_unpriced_event_reads_unpriced_with_the_reason(seeded_db: Path, run_cli) -> None:
     expected = _cli_page(run_cli, seeded_db, "--model", "acme-internal-llm")["events"]
     assert expected and all(e["cost_usd"] is None for e in expected)
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="events")
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_loaded(pilot)
         app.show_events(ViewFilter(models=("acme-internal-llm",)))
@@ -255,7 +255,7 @@ async def test_an_unpriced_event_reads_unpriced_with_the_reason(seeded_db: Path,
 
 
 async def test_refresh_shows_a_new_event_on_top(seeded_db: Path, run_cli, tmp_path: Path) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="events")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open_events(pilot)
         before = _keys(screen)
@@ -271,7 +271,7 @@ async def test_refresh_shows_a_new_event_on_top(seeded_db: Path, run_cli, tmp_pa
 
 
 async def test_narrow_terminal_toggles_the_detail_pane(seeded_db: Path) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="events")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _open_events(pilot)
         assert not screen.detail_pane.display  # the table gets the room
@@ -287,7 +287,7 @@ async def test_narrow_terminal_toggles_the_detail_pane(seeded_db: Path) -> None:
 
 
 async def test_an_invalid_search_is_reported_and_changes_nothing(seeded_db: Path) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="events")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open_events(pilot)
         before = _keys(screen)
@@ -301,7 +301,7 @@ async def test_an_invalid_search_is_reported_and_changes_nothing(seeded_db: Path
 
 
 async def test_palette_commands_exist(seeded_db: Path) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="events")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open_events(pilot)
         titles = [c.title for c in screen.palette_commands()]

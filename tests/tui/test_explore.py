@@ -91,7 +91,7 @@ def _notes(app: Any) -> list[str]:
 async def test_key_2_loads_the_report_equal_to_cli_json(seeded_db: Path, run_cli: Any) -> None:
     expected = _report(run_cli, seeded_db, "--by", "day", "--since", LAST_30)
     assert expected["rows"] and expected["unpriced_events"] > 0
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="explore")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         assert app.current_mode == "explore"
@@ -106,7 +106,7 @@ async def test_key_2_loads_the_report_equal_to_cli_json(seeded_db: Path, run_cli
 async def test_wide_terminal_shows_every_token_column_and_narrow_hides_the_pane(
         seeded_db: Path, run_cli: Any) -> None:
     expected = _report(run_cli, seeded_db, "--by", "day", "--since", LAST_30)
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="explore")
     async with app.run_test(size=(200, 60)) as pilot:
         screen = await _open(pilot)
         labels = [str(c.label) for c in screen.table.ordered_columns]
@@ -132,7 +132,7 @@ async def test_unpriced_rows_never_read_as_free(seeded_db: Path, run_cli: Any) -
     expected = _report(run_cli, seeded_db, "--by", "model", "--since", LAST_30)
     all_unpriced = [r for r in expected["rows"] if r["unpriced_events"] == r["events"]]
     assert all_unpriced  # the demo has a model with no known price
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="explore")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         await _type(pilot, screen, "by", "model")
@@ -156,7 +156,7 @@ async def test_group_by_and_filters_change_the_rows(seeded_db: Path, run_cli: An
     assert web["rows"] != by_project_model["rows"] and narrowed["rows"] != web["rows"]
     assert weeks_90["rows"] != weeks["rows"] and custom["rows"]
 
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="explore")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         await _type(pilot, screen, "by", "project,model", keys=True)
@@ -197,7 +197,7 @@ async def test_group_by_and_filters_change_the_rows(seeded_db: Path, run_cli: An
 
 
 async def test_sort_by_a_column_and_reverse(seeded_db: Path) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="explore")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         await _type(pilot, screen, "by", "user")
@@ -230,7 +230,7 @@ async def test_sort_by_a_column_and_reverse(seeded_db: Path) -> None:
 
 
 async def test_drill_into_a_day_row_narrows_the_events_view(seeded_db: Path) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="explore")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         await _type(pilot, screen, "by", "day,project")
@@ -250,7 +250,7 @@ async def test_drill_into_a_day_row_narrows_the_events_view(seeded_db: Path) -> 
 
 
 async def test_drill_into_agent_uses_search_and_says_so(seeded_db: Path) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="explore")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         await _type(pilot, screen, "by", "agent")
@@ -265,7 +265,7 @@ async def test_drill_into_agent_uses_search_and_says_so(seeded_db: Path) -> None
 
 
 async def test_drill_into_the_totals_line_keeps_the_whole_view(seeded_db: Path) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="explore")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         await _type(pilot, screen, "model", "gpt-4o")
@@ -310,7 +310,7 @@ async def test_export_writes_the_cli_csv_and_asks_before_overwriting(
     result = run_cli("--db", str(seeded_db), "report", "--csv", "--tz", "UTC", "--by", "day,model",
                      "--since", LAST_30, "--project", "web", "-o", str(cli_csv))
     assert result.code == 0, result.stderr
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="explore")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         await _type(pilot, screen, "by", "day,model")
@@ -356,7 +356,7 @@ async def test_export_writes_the_cli_csv_and_asks_before_overwriting(
 
 
 async def test_export_to_a_missing_directory_reports_an_error(seeded_db: Path, tmp_path: Path) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="explore")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         screen.table.focus()
@@ -372,7 +372,7 @@ async def test_export_to_a_missing_directory_reports_an_error(seeded_db: Path, t
 
 
 async def test_bad_custom_time_shows_an_error_and_keeps_the_rows(seeded_db: Path) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="explore")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         before, state = screen.report, screen.state
@@ -398,7 +398,7 @@ async def test_bad_custom_time_shows_an_error_and_keeps_the_rows(seeded_db: Path
 
 
 async def test_palette_commands_exist(seeded_db: Path) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="explore")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         titles = [c.title for c in app.get_system_commands(screen)]

@@ -91,7 +91,7 @@ async def test_key_5_lists_the_catalog_and_search_equals_pricing_list(seeded_db:
     narrower = cli_json(run_cli, seeded_db, "pricing", "list", "--search", "sonnet-4-5", "--at", AT, "--json")
     assert 0 < len(narrower["models"]) < len(sonnet) < len(everything)
 
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="pricing")
     async with app.run_test(size=(160, 40)) as pilot:
         screen = await open_pricing(pilot)
         # A page of the catalog (the status says how many there are, and to search for the rest).
@@ -145,7 +145,7 @@ async def test_selecting_a_model_shows_its_rate_card_periods_and_history(seeded_
                        "--json")["changes"]
     assert history and info["overridden"]
 
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="pricing")
     async with app.run_test(size=(160, 40)) as pilot:
         screen = await open_pricing(pilot)
         await search(pilot, screen, "claude-sonnet-4-5")
@@ -165,7 +165,7 @@ async def test_selecting_a_model_shows_its_rate_card_periods_and_history(seeded_
 
 
 async def test_narrow_terminal_shows_the_detail_instead_of_the_table(seeded_db: Path) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="pricing")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_pricing(pilot)
         detail = screen.query_one("#pricing-detail-pane")
@@ -192,7 +192,7 @@ async def test_setting_an_override_through_the_form(seeded_db: Path, run_cli: An
     before = cli_json(run_cli, seeded_db, "pricing", "show", "gpt-4o", "--provider", "openai", "--at", AT, "--json")
     assert not before["overridden"] and before["rates"]["input"] != "2"
 
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="pricing")
     seen = record_notifications(app)
     async with app.run_test(size=(160, 40)) as pilot:
         screen = await open_pricing(pilot)
@@ -234,7 +234,7 @@ REFUSED = (("-1", "deal", "must be a non-negative number"),
 
 
 async def test_a_refused_override_shows_the_error_and_changes_nothing(seeded_db: Path, run_cli: Any) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="pricing")
     async with app.run_test(size=(160, 40)) as pilot:
         screen = await open_pricing(pilot)
         await search(pilot, screen, "gpt-4o")
@@ -266,7 +266,7 @@ async def test_removing_an_override_asks_first(seeded_db: Path, run_cli: Any) ->
                      "--reason", "deal")
     assert result.code == 0, result.stderr
 
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="pricing")
 
     async def overridden() -> bool:  # the backend's word, as `agentcost pricing show` would say
         info = await app.runner.call(lambda b: b.show_price("gpt-4o", provider="openai", at=FIXED_NOW))
@@ -308,7 +308,7 @@ async def test_unpriced_tab_lists_the_missing_models(seeded_db: Path, run_cli: A
     acme = next(m for m in missing if m["model"] == "acme-internal-llm")
     assert acme["events"] > 0
 
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="pricing")
     async with app.run_test(size=(160, 40)) as pilot:
         screen = await open_pricing(pilot)
         await pilot.press("t")
@@ -386,7 +386,7 @@ def price_source(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Source]:
 
 async def test_update_now_fetches_from_the_configured_source(seeded_db: Path, run_cli: Any,
                                                              price_source: _Source) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="pricing")
     seen = record_notifications(app)
     async with app.run_test(size=(160, 40)) as pilot:
         screen = await open_pricing(pilot)
@@ -426,7 +426,7 @@ async def test_update_now_from_an_unreachable_source_says_so(seeded_db: Path, ru
     monkeypatch.setenv("AGENTCOST_PRICING_TIMEOUT", "2")
     monkeypatch.setattr(sources, "_sleep", lambda seconds: None)  # retries without waiting
 
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="pricing")
     seen = record_notifications(app)
     async with app.run_test(size=(160, 40)) as pilot:
         screen = await open_pricing(pilot)
@@ -444,7 +444,7 @@ async def test_update_now_from_an_unreachable_source_says_so(seeded_db: Path, ru
 # -- the command palette -----------------------------------------------------------------------
 
 async def test_palette_has_the_pricing_actions(seeded_db: Path) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="pricing")
     async with app.run_test(size=(160, 40)) as pilot:
         screen = await open_pricing(pilot)
         titles = [command.title for command in app.get_system_commands(screen)]

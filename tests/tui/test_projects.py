@@ -142,7 +142,7 @@ async def test_projects_and_keys_equal_the_cli(seeded_db: Path, run_cli: Any) ->
     web_keys = _cli(run_cli, seeded_db, "keys", "list", "--project", "web")["keys"]
     assert len(projects) >= 2 and [k["name"] for k in web_keys] == ["ci"]
 
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="projects")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         table = screen.projects_table
@@ -159,7 +159,7 @@ async def test_projects_and_keys_equal_the_cli(seeded_db: Path, run_cli: Any) ->
 
 
 async def test_layout_stacks_at_80_columns_and_sits_side_by_side_at_200(seeded_db: Path) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="projects")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _open(pilot)
         assert screen.narrow and screen.keys_table.display and not screen.members_table.display
@@ -169,7 +169,7 @@ async def test_layout_stacks_at_80_columns_and_sits_side_by_side_at_200(seeded_d
         await pilot.press("t")
         await pilot.pause()
         assert screen.keys_table.display
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="projects")
     async with app.run_test(size=(200, 60)) as pilot:
         screen = await _open(pilot)
         assert not screen.narrow and screen.keys_table.display and screen.members_table.display
@@ -179,7 +179,7 @@ async def test_layout_stacks_at_80_columns_and_sits_side_by_side_at_200(seeded_d
 
 # -- a new key: shown once ---------------------------------------------------------------------
 async def test_new_key_is_shown_once_copied_and_then_nowhere(seeded_db: Path, run_cli: Any) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="projects")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         await _select(pilot, screen, "web")
@@ -225,7 +225,7 @@ async def test_new_key_is_shown_once_copied_and_then_nowhere(seeded_db: Path, ru
 
 async def test_new_key_form_refusals_keep_the_form_and_create_nothing(seeded_db: Path) -> None:
     before = _all_keys(seeded_db)
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="projects")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         await _select(pilot, screen, "web")
@@ -254,7 +254,7 @@ async def test_new_key_form_refusals_keep_the_form_and_create_nothing(seeded_db:
 
 # -- revoking ------------------------------------------------------------------------------------
 async def test_revoke_asks_no_keeps_yes_revokes(seeded_db: Path, run_cli: Any) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="projects")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         await _select(pilot, screen, "web")
@@ -286,7 +286,7 @@ async def test_revoke_asks_no_keeps_yes_revokes(seeded_db: Path, run_cli: Any) -
 # -- sharing ----------------------------------------------------------------------------------------
 async def test_share_adds_a_member_and_unshare_asks(seeded_db: Path, run_cli: Any) -> None:
     _add_user(seeded_db, "ana@example.com")
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="projects")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         await _select(pilot, screen, "web")
@@ -326,7 +326,7 @@ async def test_share_adds_a_member_and_unshare_asks(seeded_db: Path, run_cli: An
 
 
 async def test_new_project(seeded_db: Path, run_cli: Any) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="projects")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         await pilot.press("p")
@@ -398,7 +398,7 @@ async def test_a_members_admin_scope_is_refused_by_the_service(seeded_db: Path) 
 
 
 async def test_palette_commands(seeded_db: Path) -> None:
-    app = make_test_app(seeded_db)
+    app = make_test_app(seeded_db, start="projects")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot)
         await _select(pilot, screen, "web")
