@@ -24,14 +24,11 @@ from ..models import UsageEvent, format_usd
 from ..pricing.rates import Rate, RateCard
 from ..store.base import EventFilter, Store
 from .actor import Actor
-from .export import EXPORT_COLUMNS
+from .export import event_row
 from .permissions import Op, scope_projects
 
 MAX_LIMIT = 500
 MAX_SEARCH = 200
-_JSON_FIELDS = {"tags": "tags_json", "price_context": "price_context_json", "metadata": "metadata_json"}
-_RENAMED = {"id": "dedupe_key", "timestamp": "ts_utc", "user": "user_name", "session": "session_id",
-            "pricing_revision": "pricing_rev", "ingested_at": "ingested_utc"}
 # (component, token column, the card's rate) in the order a bill lists them.
 _COMPONENTS = (
     ("input", "input_tokens", "input"),
@@ -42,23 +39,6 @@ _COMPONENTS = (
     ("reasoning", "reasoning_tokens", "reasoning"),
 )
 _MTOK = Decimal(1_000_000)
-
-
-def event_row(stored: dict[str, Any]) -> dict[str, Any]:
-    """A stored event (Store.iter_events's dict) as the API shows it: EXPORT_COLUMNS keys,
-    JSON fields decoded, money as decimal strings."""
-    row: dict[str, Any] = {}
-    for column in EXPORT_COLUMNS:
-        if column in _JSON_FIELDS:
-            raw = stored[_JSON_FIELDS[column]]
-            row[column] = orjson.loads(raw) if raw else None
-        elif column == "cost_usd":
-            row[column] = format_usd(stored["cost_nanos"])
-        elif column == "reported_cost_usd":
-            row[column] = format_usd(stored["reported_cost_nanos"])
-        else:
-            row[column] = stored[_RENAMED.get(column, column)]
-    return row
 
 
 def encode_cursor(ts_utc: str, row_id: int) -> str:

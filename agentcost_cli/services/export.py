@@ -59,15 +59,21 @@ def export_rows(store: Store, actor: Actor, flt: EventFilter) -> Iterator[dict[s
 
 def _rows(store: Store, flt: EventFilter) -> Iterator[dict[str, Any]]:
     for stored in store.iter_events(flt):
-        row: dict[str, Any] = {}
-        for column in EXPORT_COLUMNS:
-            if column in _JSON_FIELDS:
-                raw = stored[_JSON_FIELDS[column]]
-                row[column] = orjson.loads(raw) if raw else None
-            elif column == "cost_usd":
-                row[column] = format_usd(stored["cost_nanos"])
-            elif column == "reported_cost_usd":
-                row[column] = format_usd(stored["reported_cost_nanos"])
-            else:
-                row[column] = stored[_RENAMED.get(column, column)]
-        yield row
+        yield event_row(stored)
+
+
+def event_row(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored event (a Store.iter_events/page_events dict) as exports and the API show it:
+    EXPORT_COLUMNS keys, JSON fields decoded, money as decimal strings."""
+    row: dict[str, Any] = {}
+    for column in EXPORT_COLUMNS:
+        if column in _JSON_FIELDS:
+            raw = stored[_JSON_FIELDS[column]]
+            row[column] = orjson.loads(raw) if raw else None
+        elif column == "cost_usd":
+            row[column] = format_usd(stored["cost_nanos"])
+        elif column == "reported_cost_usd":
+            row[column] = format_usd(stored["reported_cost_nanos"])
+        else:
+            row[column] = stored[_RENAMED.get(column, column)]
+    return row
