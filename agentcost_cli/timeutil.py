@@ -8,6 +8,7 @@ that the rollups key on.
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -166,3 +167,33 @@ def seconds_until_http_date(text: str, now: datetime) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return (when - now).total_seconds()
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str, option: str) -> timedelta:
+    """`90s`, `30m`, `24h`, `30d`, `2w`, or `0`; `option` names the input in the error."""
+    from .errors import InvalidInput
+
+    if text.strip() == "0":
+        return timedelta(0)
+    match = _DURATION.match(text)
+    if match is None:
+        raise InvalidInput(f"cannot read {option} {text!r}", hint="use a duration such as 30m, 24h, 7d or 2w")
+    return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2).lower()])
+
+
+def parse_expiry(text: str | None, zone: tzinfo, *, now: datetime, option: str = "--expires") -> datetime | None:
+    """An expiry: empty (never), a duration from `now` (30d, 12h, 2w), or a date/time (a bare
+    date is midnight in `zone`). Words that can only mean the past are refused."""
+    from .errors import InvalidInput
+
+    if not text or not text.strip():
+        return None
+    if _DURATION.match(text):
+        return now + parse_duration(text, option)
+    if text.strip().lower() in ("today", "yesterday", "now"):
+        raise InvalidInput(f"{option} must be in the future", hint="use a duration (30d) or a date")
+    return parse_time_arg(text, zone, now=now)

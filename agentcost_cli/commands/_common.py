@@ -17,7 +17,7 @@ from ..errors import InvalidInput
 if TYPE_CHECKING:
     from ..services.backend import Backend
     from ..settings import Settings
-    from ..store.base import Store
+    from ..store.base import EventFilter, Store
 
 
 @dataclass
@@ -163,6 +163,23 @@ def time_range(since: str | None, until: str | None, tz: tzinfo) -> tuple[dateti
     from ..timeutil import time_range as parse_range
 
     return parse_range(since, until, tz, ("--since", "--until"))
+
+
+def event_filter(ctx: typer.Context, *, since: str | None, until: str | None, tz: str | None,
+                 project: list[str] | None, provider: list[str] | None, model: list[str] | None,
+                 key: list[str] | None, user: list[str] | None, tag: list[str] | None) -> EventFilter:
+    """The events the shared filter options name (`events list`, `export events`)."""
+    from ..services.reports import parse_tags
+    from ..store.base import EventFilter
+    from ..timeutil import format_utc
+
+    tzinfo, _ = zone(ctx, tz)
+    start, end = time_range(since, until, tzinfo)
+    return EventFilter(
+        since=format_utc(start) if start else None, until=format_utc(end) if end else None,
+        projects=csv_list(project), providers=tuple(p.lower() for p in csv_list(provider)), models=csv_list(model),
+        keys=csv_list(key), users=csv_list(user), tags=parse_tags(tag),
+    )
 
 
 def one_format(**flags: bool) -> str | None:

@@ -104,7 +104,7 @@ def alerts_mute(
 
     Example: agentcost alerts mute budget:team-a --for 8h --reason "load test"
     """
-    from .keys import parse_duration
+    from ..timeutil import parse_duration
 
     row = backend(ctx).mute(target, seconds=parse_duration(for_, "--for").total_seconds(), reason=reason)
     if json_:

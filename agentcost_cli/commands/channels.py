@@ -139,7 +139,7 @@ def channels_rotate(
 
     Example: NEW=$(agentcost channels rotate-secret ops-webhook --overlap 1h)
     """
-    from .keys import parse_duration
+    from ..timeutil import parse_duration
 
     hours = parse_duration(overlap, "--overlap").total_seconds() / 3600
     row = backend(ctx).rotate_channel_secret(name, overlap_hours=hours)

@@ -22,11 +22,9 @@ from ._common import (
     UserFilterOpt,
     backend,
     binary_target,
-    csv_list,
+    event_filter,
     one_format,
     text_target,
-    time_range,
-    zone,
 )
 
 export_app = typer.Typer(help="Export stored data for spreadsheets and pipelines.", no_args_is_help=True)
@@ -54,18 +52,9 @@ def export_events(
     Example: agentcost export events --since 2026-11-01 --csv -o november.csv
     """
     from ..services.export import EXPORT_COLUMNS
-    from ..services.reports import parse_tags
-    from ..store.base import EventFilter
-    from ..timeutil import format_utc
-
     fmt = one_format(csv=csv_, jsonl=jsonl) or "jsonl"
-    tzinfo, _ = zone(ctx, tz)
-    start, end = time_range(since, until, tzinfo)
-    flt = EventFilter(
-        since=format_utc(start) if start else None, until=format_utc(end) if end else None,
-        projects=csv_list(project), providers=tuple(p.lower() for p in csv_list(provider)), models=csv_list(model),
-        keys=csv_list(key), users=csv_list(user), tags=parse_tags(tag),
-    )
+    flt = event_filter(ctx, since=since, until=until, tz=tz, project=project, provider=provider, model=model,
+                       key=key, user=user, tag=tag)
     rows = backend(ctx).export_events(flt)
     if fmt == "csv":
         with text_target(out) as target:

@@ -20,9 +20,7 @@ from ._common import (
     UntilOpt,
     UserFilterOpt,
     backend,
-    csv_list,
-    time_range,
-    zone,
+    event_filter,
 )
 
 events_app = typer.Typer(help="Browse stored events and see how one was priced.", no_args_is_help=True)
@@ -58,17 +56,8 @@ def events_list(
 
     Example: agentcost events list --since 1d --model gpt-4o --search alice
     """
-    from ..services.reports import parse_tags
-    from ..store.base import EventFilter
-    from ..timeutil import format_utc
-
-    tzinfo, _ = zone(ctx, tz)
-    start, end = time_range(since, until, tzinfo)
-    flt = EventFilter(
-        since=format_utc(start) if start else None, until=format_utc(end) if end else None,
-        projects=csv_list(project), providers=tuple(p.lower() for p in csv_list(provider)), models=csv_list(model),
-        keys=csv_list(key), users=csv_list(user), tags=parse_tags(tag),
-    )
+    flt = event_filter(ctx, since=since, until=until, tz=tz, project=project, provider=provider, model=model,
+                       key=key, user=user, tag=tag)
     page = backend(ctx).list_events(flt, limit=limit, cursor=cursor, search=search)
     if json_:
         output.write_json(page)

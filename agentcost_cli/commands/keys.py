@@ -6,14 +6,13 @@ the store keeps only its hash, so it cannot be shown again.
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
 from .. import output
-from ..errors import InvalidInput
+from ..timeutil import parse_duration, parse_expiry
 from ._common import CsvOpt, JsonOpt, QuietOpt, YesOpt, backend, confirm, csv_list, emit_listing, one_format, zone
 
 keys_app = typer.Typer(help="Project API keys: create (shown once), list, revoke, rotate.", no_args_is_help=True)
@@ -22,19 +21,7 @@ KeyRefArg = Annotated[str, typer.Argument(help="The key's id or display prefix (
                                           "`agentcost keys list`.", show_default=False)]
 KEY_COLUMNS = ("id", "project", "name", "display", "scopes", "state", "created_utc", "expires_utc", "revoked_utc",
                "last_used_utc", "created_by_user_id", "replaced_by")
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 SHOWN_ONCE = "this key is shown only once and cannot be recovered: store it now (e.g. in your secret manager)"
-
-
-def parse_duration(text: str, option: str) -> timedelta:
-    """`90s`, `30m`, `24h`, `30d`, `2w`, or `0`."""
-    if text.strip() == "0":
-        return timedelta(0)
-    match = _DURATION.match(text)
-    if match is None:
-        raise InvalidInput(f"cannot read {option} {text!r}", hint="use a duration such as 30m, 24h, 7d or 2w")
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
 def _expiry(ctx: typer.Context, text: str | None) -> datetime | None:
@@ -42,14 +29,9 @@ def _expiry(ctx: typer.Context, text: str | None) -> datetime | None:
     if not text:
         return None
     from ..services import clock
-    from ..timeutil import parse_time_arg
 
-    if _DURATION.match(text):
-        return clock.now() + parse_duration(text, "--expires")
-    if text.strip().lower() in ("today", "yesterday", "now"):
-        raise InvalidInput("--expires must be in the future", hint="use a duration (30d) or a date")
     tz, _ = zone(ctx, None)
-    return parse_time_arg(text, tz, now=clock.now())
+    return parse_expiry(text, tz, now=clock.now())
 
 
 def _when(stamp: str | None) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import InvalidInput
 from ..services.reports import DIMENSIONS, TIME_DIMENSIONS, ReportRequest, parse_group_by, parse_tags
 from ..timeutil import parse_time_arg
-from .filters import ViewFilter
+from .filters import ViewFilter, filter_parts
 from .formatting import money
 
 # (id, label): the time-range presets, in the order `t` cycles them.
@@ -107,12 +107,7 @@ class ExploreState:
                              keys=self.keys, users=self.users, tags=self.tags)
 
     def describe_filters(self) -> str:
-        parts = []
-        for label, values in (("project", self.projects), ("provider", self.providers), ("model", self.models),
-                              ("key", self.keys), ("user", self.users)):
-            if values:
-                parts.append(f"{label}={','.join(values)}")
-        parts.extend(f"tag {name}={value}" for name, value in self.tags)
+        parts = filter_parts(self.projects, self.providers, self.models, self.keys, self.users, self.tags)
         return " · ".join(parts) or "no filters"
 
 

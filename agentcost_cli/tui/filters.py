@@ -10,6 +10,18 @@ from ..store.base import EventFilter
 from ..timeutil import format_utc
 
 
+def filter_parts(projects: tuple[str, ...], providers: tuple[str, ...], models: tuple[str, ...],
+                 keys: tuple[str, ...], users: tuple[str, ...], tags: tuple[tuple[str, str], ...]) -> list[str]:
+    """Each active filter as `project=a,b` or `tag env=prod`, for the screens' filter lines."""
+    parts = []
+    for label, values in (("project", projects), ("provider", providers), ("model", models), ("key", keys),
+                          ("user", users)):
+        if values:
+            parts.append(f"{label}={','.join(values)}")
+    parts.extend(f"tag {name}={value}" for name, value in tags)
+    return parts
+
+
 @dataclass(frozen=True)
 class ViewFilter:
     since: datetime | None = None
@@ -36,12 +48,7 @@ class ViewFilter:
 
     def describe(self) -> str:
         """One line for the screen: what is filtered, or 'everything'."""
-        parts = []
-        for label, values in (("project", self.projects), ("provider", self.providers), ("model", self.models),
-                              ("key", self.keys), ("user", self.users)):
-            if values:
-                parts.append(f"{label}={','.join(values)}")
-        parts.extend(f"tag {name}={value}" for name, value in self.tags)
+        parts = filter_parts(self.projects, self.providers, self.models, self.keys, self.users, self.tags)
         if self.search:
             parts.append(f"search {self.search!r}")
         return " · ".join(parts) or "everything"

@@ -44,9 +44,11 @@ class DataScreen(Screen[None], Generic[T]):
         return self.app
 
     def fetch(self, backend: Backend) -> T:
+        """Every subclass answers this (abstract; Textual's Screen metaclass rules out ABCMeta)."""
         raise NotImplementedError
 
     def show(self, data: T) -> None:
+        """Every subclass answers this (abstract, as `fetch`)."""
         raise NotImplementedError
 
     def on_mount(self) -> None:

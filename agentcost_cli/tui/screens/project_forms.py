@@ -51,23 +51,10 @@ def role_allows(role: str | None, op: Op, *, operator: bool = False) -> bool:
 
 
 def parse_expiry(text: str, *, now: datetime, zone: tzinfo) -> datetime | None:
-    """The key form's expiry: empty (never), a duration from now (30d, 12h, 2w), or a date/time
-    (a bare date is midnight in the reader's zone), as `agentcost keys create --expires` reads it."""
-    import re
-    from datetime import timedelta
+    """The key form's expiry, read as `agentcost keys create --expires` reads it."""
+    from ...timeutil import parse_expiry as read_expiry
 
-    from ...timeutil import parse_time_arg
-
-    text = text.strip()
-    if not text:
-        return None
-    match = re.fullmatch(r"(\d+)\s*([smhdw])", text, re.IGNORECASE)
-    if match is not None:
-        seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2).lower()]
-        return now + timedelta(seconds=int(match.group(1)) * seconds)
-    if text.lower() in ("today", "yesterday", "now"):
-        raise InvalidInput("the expiry must be in the future", hint="use a duration (30d) or a date")
-    return parse_time_arg(text, zone, now=now)
+    return read_expiry(text, zone, now=now, option="the expiry")
 
 
 async def _call(app: AgentcostApp, fn: Callable[[Backend], Any]) -> Any:
@@ -120,6 +107,7 @@ class _Form(ModalScreen[Any]):
         self._submit(call)
 
     def build_call(self) -> Callable[[Backend], Any]:
+        """Every form answers this: the backend call its fields make (abstract; raises InvalidInput)."""
         raise NotImplementedError
 
     @work(exclusive=True, group="projects-form", exit_on_error=False)
